@@ -1,0 +1,299 @@
+"""Path validation for the fixed card-certificate profile (RFC 5280 section 6.1).
+
+A card certificate path is always ``network root -> issuer CA -> card certificate``. The
+generic validators either demand a SubjectAlternativeName and a web-PKI EKU
+(``cryptography``'s ``PolicyBuilder``) or cost about twice as much; this module checks
+exactly the profile of docs/protocol.md section 5, in RFC 5280 order, and caches the
+(root -> issuer CA) step per process because issuer CAs are few and long-lived. Build one
+:class:`ChainVerifier` at start-up and call :meth:`ChainVerifier.verify` per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtensionOID, NameOID, SignatureAlgorithmOID
+
+from certs.digest_extension import CardDataDigestExtension, decode_digest_extension
+from certs.errors import (
+    CertificateError,
+    CertificateExpired,
+    CertificateMalformed,
+    CertificateNotYetValid,
+    CertificateProfileViolation,
+    CertificateSignatureInvalid,
+    ExtendedKeyUsageInvalid,
+    NoTrustAnchors,
+    UnknownCriticalExtension,
+    UntrustedRoot,
+)
+from certs.keys import der_fingerprint, require_p256
+from certs.oids import CARDHOLDER_AUTHENTICATION_EKU
+
+__all__ = ["ChainVerifier", "VerifiedChain", "load_certificate"]
+
+_ECDSA_SHA256 = x509.ObjectIdentifier(SignatureAlgorithmOID.ECDSA_WITH_SHA256.dotted_string)
+_ECDSA = ec.ECDSA(hashes.SHA256())
+# RFC 5280 6.1.5 / 4.2: critical extensions a verifier processes for each kind of certificate.
+_CA_CRITICAL = frozenset({ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE})
+_LEAF_CRITICAL = frozenset(
+    {ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE, ExtensionOID.EXTENDED_KEY_USAGE}
+)
+_MAX_CHAIN = 3
+
+
+def load_certificate(der: bytes) -> x509.Certificate:
+    """Parse one DER certificate and read its extensions once.
+
+    Raises:
+        CertificateMalformed: ``cert_malformed`` (bad DER, not v3, duplicate extension).
+    """
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        if certificate.version is not x509.Version.v3:
+            raise CertificateMalformed("the certificate is not X.509 v3")
+        # Touch the extensions so a duplicate or undecodable one fails here (RFC 5280 4.2:
+        # "A certificate MUST NOT include more than one instance of a particular extension").
+        _ = certificate.extensions
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        raise CertificateMalformed() from exc
+    return certificate
+
+
+def _check_validity(certificate: x509.Certificate, now: datetime, what: str) -> None:
+    # RFC 5280 6.1.3 (a)(2): the current time is within the validity period.
+    if now < certificate.not_valid_before_utc:
+        raise CertificateNotYetValid(f"the {what} is not yet valid")
+    if now > certificate.not_valid_after_utc:
+        raise CertificateExpired(f"the {what} has expired")
+
+
+def _check_signature(
+    certificate: x509.Certificate, issuer_key: ec.EllipticCurvePublicKey, what: str
+) -> None:
+    # RFC 5280 6.1.3 (a)(1); the profile allows ecdsa-with-SHA256 only (RFC 5758 3.2).
+    if certificate.signature_algorithm_oid != _ECDSA_SHA256:
+        raise CertificateProfileViolation(f"the {what} is not signed with ecdsa-with-SHA256")
+    try:
+        issuer_key.verify(certificate.signature, certificate.tbs_certificate_bytes, _ECDSA)
+    except InvalidSignature as exc:
+        raise CertificateSignatureInvalid(f"the {what} signature does not verify") from exc
+
+
+def _check_critical(certificate: x509.Certificate, known: frozenset[x509.ObjectIdentifier]) -> None:
+    # RFC 5280 6.1.5 (via 4.2): reject any critical extension that is not processed.
+    for extension in certificate.extensions:
+        if extension.critical and extension.oid not in known:
+            raise UnknownCriticalExtension()
+
+
+def _check_serial(certificate: x509.Certificate, what: str) -> None:
+    # RFC 5280 4.1.2.2: a positive integer of at most 20 octets.
+    serial = certificate.serial_number
+    if serial <= 0 or serial.bit_length() > 159:
+        raise CertificateProfileViolation(f"the {what} serial number is not positive")
+
+
+def _extension(
+    certificate: x509.Certificate, oid: x509.ObjectIdentifier, what: str
+) -> x509.Extension[x509.ExtensionType]:
+    try:
+        return certificate.extensions.get_extension_for_oid(oid)
+    except x509.ExtensionNotFound as exc:
+        raise CertificateProfileViolation(f"the {what} lacks {oid._name}") from exc
+
+
+def _key_identifier(certificate: x509.Certificate) -> bytes | None:
+    try:
+        ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return None
+    return ski.value.digest
+
+
+def _authority_key_identifier(certificate: x509.Certificate) -> bytes | None:
+    try:
+        aki = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return None
+    return aki.value.key_identifier
+
+
+def _check_ca(certificate: x509.Certificate, what: str, max_path_length: int) -> None:
+    # RFC 5280 6.1.4 (k): basicConstraints present with cA TRUE; (l)/(m) pathLen; (n) keyCertSign.
+    basic = _extension(certificate, ExtensionOID.BASIC_CONSTRAINTS, what)
+    value = basic.value
+    if not isinstance(value, x509.BasicConstraints) or not value.ca or not basic.critical:
+        raise CertificateProfileViolation(f"the {what} is not a CA certificate")
+    if value.path_length is not None and value.path_length < max_path_length:
+        raise CertificateProfileViolation(f"the {what} path length constraint is violated")
+    usage = _extension(certificate, ExtensionOID.KEY_USAGE, what).value
+    if not isinstance(usage, x509.KeyUsage) or not usage.key_cert_sign:
+        raise CertificateProfileViolation(f"the {what} may not sign certificates")
+    _check_critical(certificate, _CA_CRITICAL)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _TrustedIssuer:
+    certificate: x509.Certificate
+    public_key: ec.EllipticCurvePublicKey
+    root: x509.Certificate
+    key_identifier: bytes | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifiedChain:
+    """A card certificate path that validated at ``checked_at``."""
+
+    leaf: x509.Certificate
+    leaf_der: bytes
+    issuer_ca: x509.Certificate
+    issuer_ca_der: bytes
+    root: x509.Certificate
+    public_key: ec.EllipticCurvePublicKey
+    fingerprint: str
+    credential_id: str
+    card_data_digest: CardDataDigestExtension
+    checked_at: datetime
+
+
+class ChainVerifier:
+    """Validates card certificate paths against a fixed set of network roots.
+
+    Build it once (roots are checked here), then call :meth:`verify` per request. The
+    validated (root -> issuer CA) step is cached per issuer CA DER; validity dates are
+    still checked against every call's ``now``.
+    """
+
+    def __init__(self, roots: Iterable[x509.Certificate]) -> None:
+        """Raises ``NoTrustAnchors`` (``no_trust_anchors``) when ``roots`` is empty."""
+        self._roots = tuple(roots)
+        if not self._roots:
+            raise NoTrustAnchors()
+        for root in self._roots:
+            require_p256(root.public_key())
+        self._issuers: dict[bytes, _TrustedIssuer] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def roots(self) -> tuple[x509.Certificate, ...]:
+        return self._roots
+
+    def _trusted_issuer(self, der: bytes) -> _TrustedIssuer:
+        key = hashlib.sha256(der).digest()
+        cached = self._issuers.get(key)
+        if cached is not None:
+            return cached
+        certificate = load_certificate(der)
+        candidates = [root for root in self._roots if root.subject == certificate.issuer]
+        if not candidates:
+            raise UntrustedRoot()
+        aki = _authority_key_identifier(certificate)
+        last_error: CertificateError = UntrustedRoot()
+        for root in candidates:
+            if aki is not None and _key_identifier(root) not in (None, aki):
+                continue
+            try:
+                _check_signature(certificate, require_p256(root.public_key()), "issuer CA")
+            except CertificateSignatureInvalid as exc:
+                last_error = exc
+                continue
+            _check_serial(certificate, "issuer CA")
+            _check_ca(certificate, "issuer CA", max_path_length=0)
+            trusted = _TrustedIssuer(
+                certificate=certificate,
+                public_key=require_p256(certificate.public_key()),
+                root=root,
+                key_identifier=_key_identifier(certificate),
+            )
+            with self._lock:
+                self._issuers[key] = trusted
+            return trusted
+        raise last_error
+
+    def verify(self, chain: Sequence[bytes], *, now: datetime) -> VerifiedChain:
+        """Validate ``[card certificate DER, issuer CA DER(, root DER)]`` at ``now``.
+
+        Raises:
+            CertificateMalformed: ``cert_malformed``.
+            UntrustedRoot: ``untrusted_root``.
+            CertificateSignatureInvalid: ``cert_signature_invalid``.
+            CertificateExpired: ``cert_expired``.
+            CertificateNotYetValid: ``cert_not_yet_valid``.
+            ExtendedKeyUsageInvalid: ``wrong_eku``.
+            UnsupportedKey: ``unsupported_key``.
+            UnknownCriticalExtension: ``unknown_critical_extension``.
+            CertificateProfileViolation: ``cert_profile_violation``.
+            DigestAlgorithmUnsupported: ``digest_algorithm_unsupported``.
+        """
+        if not 2 <= len(chain) <= _MAX_CHAIN:
+            raise CertificateMalformed("the chain must hold the card certificate and issuer CA")
+        issuer = self._trusted_issuer(chain[1])
+        if len(chain) == _MAX_CHAIN and chain[2] != issuer.root.public_bytes(
+            serialization.Encoding.DER
+        ):
+            raise UntrustedRoot("the third certificate is not the trust anchor")
+        _check_validity(issuer.root, now, "network root")
+        _check_validity(issuer.certificate, now, "issuer CA")
+
+        leaf_der = chain[0]
+        leaf = load_certificate(leaf_der)
+        # RFC 5280 6.1.3 (a)(4): name chaining, and AKI/SKI agreement (4.2.1.1).
+        if leaf.issuer != issuer.certificate.subject:
+            raise UntrustedRoot("the card certificate was not issued by the issuer CA")
+        aki = _authority_key_identifier(leaf)
+        if aki is not None and issuer.key_identifier is not None and aki != issuer.key_identifier:
+            raise UntrustedRoot("the card certificate names another issuer key")
+        _check_signature(leaf, issuer.public_key, "card certificate")
+        _check_validity(leaf, now, "card certificate")
+        _check_serial(leaf, "card certificate")
+        public_key = require_p256(leaf.public_key())
+        self._check_leaf_extensions(leaf)
+        common_names = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if len(common_names) != 1 or not isinstance(common_names[0].value, str):
+            raise CertificateProfileViolation("the card certificate subject is not a credential id")
+        return VerifiedChain(
+            leaf=leaf,
+            leaf_der=leaf_der,
+            issuer_ca=issuer.certificate,
+            issuer_ca_der=chain[1],
+            root=issuer.root,
+            public_key=public_key,
+            fingerprint=der_fingerprint(leaf_der),
+            credential_id=common_names[0].value,
+            card_data_digest=decode_digest_extension(leaf),
+            checked_at=now,
+        )
+
+    @staticmethod
+    def _check_leaf_extensions(leaf: x509.Certificate) -> None:
+        _check_critical(leaf, _LEAF_CRITICAL)
+        basic = _extension(leaf, ExtensionOID.BASIC_CONSTRAINTS, "card certificate").value
+        if not isinstance(basic, x509.BasicConstraints) or basic.ca:
+            raise CertificateProfileViolation("a card certificate must not be a CA")
+        usage_ext = _extension(leaf, ExtensionOID.KEY_USAGE, "card certificate")
+        usage = usage_ext.value
+        if (
+            not isinstance(usage, x509.KeyUsage)
+            or not usage_ext.critical
+            or not usage.digital_signature
+            or usage.key_cert_sign
+            or usage.crl_sign
+        ):
+            raise CertificateProfileViolation(
+                "the card certificate key usage is not digitalSignature"
+            )
+        try:
+            eku = leaf.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value
+        except x509.ExtensionNotFound as exc:
+            raise ExtendedKeyUsageInvalid() from exc
+        if not isinstance(eku, x509.ExtendedKeyUsage) or CARDHOLDER_AUTHENTICATION_EKU not in eku:
+            raise ExtendedKeyUsageInvalid()
