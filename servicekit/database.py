@@ -1,0 +1,118 @@
+"""Database engines and versioned schema migrations.
+
+SQLite (embedded, the default) through aiosqlite, PostgreSQL through asyncpg, both as
+SQLAlchemy 2 async engines used with SQLModel's ``AsyncSession``.
+
+Migrations are an ordered list of :class:`Migration` steps per component, recorded in
+``schema_migrations``; :func:`migrate` applies the missing ones in order, each in its own
+transaction, under a PostgreSQL advisory lock so that several workers starting together
+apply each step once. ``python -m issuer serve`` migrates before it forks its workers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+__all__ = ["Migration", "make_engine", "migrate", "normalise_database_url", "utcnow"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept ``postgresql://`` / ``postgres://`` and ``sqlite:///`` and pick async drivers."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers proceed beside the single writer; busy_timeout queues writers
+    # from several worker processes instead of failing with "database is locked".
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An async engine for ``url`` (SQLite file or PostgreSQL)."""
+    url = normalise_database_url(url)
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 10})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step: ``upgrade`` runs inside a transaction on a sync connection."""
+
+    version: int
+    description: str
+    upgrade: Callable[[Connection], None]
+
+
+_VERSIONS_DDL = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " component VARCHAR(32) NOT NULL, version INTEGER NOT NULL,"
+    " description VARCHAR(200) NOT NULL, applied_at VARCHAR(40) NOT NULL,"
+    " PRIMARY KEY (component, version))"
+)
+
+
+async def migrate(engine: AsyncEngine, component: str, migrations: Sequence[Migration]) -> int:
+    """Apply the missing migrations of ``component`` in order; return the schema version."""
+    versions = [m.version for m in migrations]
+    if versions != sorted(set(versions)):
+        raise ValueError("migrations must have strictly increasing versions")
+    postgres = engine.dialect.name == "postgresql"
+    async with engine.begin() as conn:
+        if postgres:
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(b"cardcert-ddl")}
+            )
+        await conn.execute(text(_VERSIONS_DDL))
+    current = 0
+    for migration in migrations:
+        async with engine.begin() as conn:
+            if postgres:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": zlib.crc32(component.encode())},
+                )
+            done = await conn.scalar(
+                text("SELECT 1 FROM schema_migrations WHERE component = :c AND version = :v"),
+                {"c": component, "v": migration.version},
+            )
+            if not done:
+                await conn.run_sync(migration.upgrade)
+                await conn.execute(
+                    text(
+                        "INSERT INTO schema_migrations (component, version, description, applied_at)"
+                        " VALUES (:c, :v, :d, :t)"
+                    ),
+                    {
+                        "c": component,
+                        "v": migration.version,
+                        "d": migration.description,
+                        "t": utcnow().isoformat(),
+                    },
+                )
+        current = migration.version
+    return current
