@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,8 +36,9 @@ from certs.errors import (
     UnknownCriticalExtension,
     UntrustedRoot,
 )
-from certs.keys import der_fingerprint, require_p256
+from certs.keys import require_p256
 from certs.oids import CARDHOLDER_AUTHENTICATION_EKU
+from certs.wire import b64url_encode
 
 __all__ = ["ChainVerifier", "VerifiedChain", "load_certificate"]
 
@@ -66,14 +68,6 @@ def load_certificate(der: bytes) -> x509.Certificate:
     except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
         raise CertificateMalformed() from exc
     return certificate
-
-
-def _check_validity(certificate: x509.Certificate, now: datetime, what: str) -> None:
-    # RFC 5280 6.1.3 (a)(2): the current time is within the validity period.
-    if now < certificate.not_valid_before_utc:
-        raise CertificateNotYetValid(f"the {what} is not yet valid")
-    if now > certificate.not_valid_after_utc:
-        raise CertificateExpired(f"the {what} has expired")
 
 
 def _check_signature(
@@ -143,10 +137,29 @@ def _check_ca(certificate: x509.Certificate, what: str, max_path_length: int) ->
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _TrustedIssuer:
+    """An issuer CA validated against a root (signature, profile); dates checked per call."""
+
     certificate: x509.Certificate
+    der_sha256: bytes
     public_key: ec.EllipticCurvePublicKey
     root: x509.Certificate
+    root_der: bytes
     key_identifier: bytes | None
+    not_before: datetime
+    not_after: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _CheckedLeaf:
+    """A card certificate whose signature and profile were checked; dates checked per call."""
+
+    certificate: x509.Certificate
+    issuer_der_sha256: bytes
+    public_key: ec.EllipticCurvePublicKey
+    fingerprint: str
+    card_data_digest: CardDataDigestExtension
+    not_before: datetime
+    not_after: datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,20 +173,40 @@ class VerifiedChain:
     root: x509.Certificate
     public_key: ec.EllipticCurvePublicKey
     fingerprint: str
-    credential_id: str
     card_data_digest: CardDataDigestExtension
     checked_at: datetime
+
+    @property
+    def credential_id(self) -> str:
+        """The pseudonymous credential id (the subject commonName)."""
+        return str(self.leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+
+
+def _check_dates(not_before: datetime, not_after: datetime, now: datetime, what: str) -> None:
+    # RFC 5280 6.1.3 (a)(2): the current time is within the validity period.
+    if now < not_before:
+        raise CertificateNotYetValid(f"the {what} is not yet valid")
+    if now > not_after:
+        raise CertificateExpired(f"the {what} has expired")
 
 
 class ChainVerifier:
     """Validates card certificate paths against a fixed set of network roots.
 
-    Build it once (roots are checked here), then call :meth:`verify` per request. The
-    validated (root -> issuer CA) step is cached per issuer CA DER; validity dates are
-    still checked against every call's ``now``.
+    Build it once (roots are checked here), then call :meth:`verify` per request. Two
+    per-process caches keep work that cannot change off the hot path, keyed by the SHA-256
+    of the exact DER bytes (as a browser's certificate verifier caches results):
+
+    * the (root -> issuer CA) step, per issuer CA;
+    * the (issuer CA -> card certificate) signature and profile check, per card
+      certificate, bounded (``leaf_cache_size``, least recently used evicted). A returning
+      cardholder's certificate is then not re-parsed or re-verified.
+
+    Validity dates of all three certificates are checked against every call's ``now``;
+    revocation is checked by the caller for every call.
     """
 
-    def __init__(self, roots: Iterable[x509.Certificate]) -> None:
+    def __init__(self, roots: Iterable[x509.Certificate], *, leaf_cache_size: int = 10_000) -> None:
         """Raises ``NoTrustAnchors`` (``no_trust_anchors``) when ``roots`` is empty."""
         self._roots = tuple(roots)
         if not self._roots:
@@ -181,6 +214,8 @@ class ChainVerifier:
         for root in self._roots:
             require_p256(root.public_key())
         self._issuers: dict[bytes, _TrustedIssuer] = {}
+        self._leaves: OrderedDict[bytes, _CheckedLeaf] = OrderedDict()
+        self._leaf_cache_size = leaf_cache_size
         self._lock = threading.Lock()
 
     @property
@@ -210,14 +245,51 @@ class ChainVerifier:
             _check_ca(certificate, "issuer CA", max_path_length=0)
             trusted = _TrustedIssuer(
                 certificate=certificate,
+                der_sha256=key,
                 public_key=require_p256(certificate.public_key()),
                 root=root,
+                root_der=root.public_bytes(serialization.Encoding.DER),
                 key_identifier=_key_identifier(certificate),
+                not_before=certificate.not_valid_before_utc,
+                not_after=certificate.not_valid_after_utc,
             )
             with self._lock:
                 self._issuers[key] = trusted
             return trusted
         raise last_error
+
+    def _checked_leaf(self, der: bytes, issuer: _TrustedIssuer) -> _CheckedLeaf:
+        key = hashlib.sha256(der).digest()
+        with self._lock:
+            cached = self._leaves.get(key)
+            if cached is not None and cached.issuer_der_sha256 == issuer.der_sha256:
+                self._leaves.move_to_end(key)
+                return cached
+        leaf = load_certificate(der)
+        # RFC 5280 6.1.3 (a)(4): name chaining, and AKI/SKI agreement (4.2.1.1).
+        if leaf.issuer != issuer.certificate.subject:
+            raise UntrustedRoot("the card certificate was not issued by the issuer CA")
+        aki = _authority_key_identifier(leaf)
+        if aki is not None and issuer.key_identifier is not None and aki != issuer.key_identifier:
+            raise UntrustedRoot("the card certificate names another issuer key")
+        _check_signature(leaf, issuer.public_key, "card certificate")
+        _check_serial(leaf, "card certificate")
+        public_key = require_p256(leaf.public_key())
+        _check_leaf_extensions(leaf)
+        checked = _CheckedLeaf(
+            certificate=leaf,
+            issuer_der_sha256=issuer.der_sha256,
+            public_key=public_key,
+            fingerprint=b64url_encode(key),
+            card_data_digest=decode_digest_extension(leaf),
+            not_before=leaf.not_valid_before_utc,
+            not_after=leaf.not_valid_after_utc,
+        )
+        with self._lock:
+            self._leaves[key] = checked
+            while len(self._leaves) > self._leaf_cache_size:
+                self._leaves.popitem(last=False)
+        return checked
 
     def verify(self, chain: Sequence[bytes], *, now: datetime) -> VerifiedChain:
         """Validate ``[card certificate DER, issuer CA DER(, root DER)]`` at ``now``.
@@ -237,63 +309,48 @@ class ChainVerifier:
         if not 2 <= len(chain) <= _MAX_CHAIN:
             raise CertificateMalformed("the chain must hold the card certificate and issuer CA")
         issuer = self._trusted_issuer(chain[1])
-        if len(chain) == _MAX_CHAIN and chain[2] != issuer.root.public_bytes(
-            serialization.Encoding.DER
-        ):
+        if len(chain) == _MAX_CHAIN and chain[2] != issuer.root_der:
             raise UntrustedRoot("the third certificate is not the trust anchor")
-        _check_validity(issuer.root, now, "network root")
-        _check_validity(issuer.certificate, now, "issuer CA")
-
-        leaf_der = chain[0]
-        leaf = load_certificate(leaf_der)
-        # RFC 5280 6.1.3 (a)(4): name chaining, and AKI/SKI agreement (4.2.1.1).
-        if leaf.issuer != issuer.certificate.subject:
-            raise UntrustedRoot("the card certificate was not issued by the issuer CA")
-        aki = _authority_key_identifier(leaf)
-        if aki is not None and issuer.key_identifier is not None and aki != issuer.key_identifier:
-            raise UntrustedRoot("the card certificate names another issuer key")
-        _check_signature(leaf, issuer.public_key, "card certificate")
-        _check_validity(leaf, now, "card certificate")
-        _check_serial(leaf, "card certificate")
-        public_key = require_p256(leaf.public_key())
-        self._check_leaf_extensions(leaf)
-        common_names = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        if len(common_names) != 1 or not isinstance(common_names[0].value, str):
-            raise CertificateProfileViolation("the card certificate subject is not a credential id")
+        _check_dates(
+            issuer.root.not_valid_before_utc, issuer.root.not_valid_after_utc, now, "network root"
+        )
+        _check_dates(issuer.not_before, issuer.not_after, now, "issuer CA")
+        leaf = self._checked_leaf(chain[0], issuer)
+        _check_dates(leaf.not_before, leaf.not_after, now, "card certificate")
         return VerifiedChain(
-            leaf=leaf,
-            leaf_der=leaf_der,
+            leaf=leaf.certificate,
+            leaf_der=chain[0],
             issuer_ca=issuer.certificate,
             issuer_ca_der=chain[1],
             root=issuer.root,
-            public_key=public_key,
-            fingerprint=der_fingerprint(leaf_der),
-            credential_id=common_names[0].value,
-            card_data_digest=decode_digest_extension(leaf),
+            public_key=leaf.public_key,
+            fingerprint=leaf.fingerprint,
+            card_data_digest=leaf.card_data_digest,
             checked_at=now,
         )
 
-    @staticmethod
-    def _check_leaf_extensions(leaf: x509.Certificate) -> None:
-        _check_critical(leaf, _LEAF_CRITICAL)
-        basic = _extension(leaf, ExtensionOID.BASIC_CONSTRAINTS, "card certificate").value
-        if not isinstance(basic, x509.BasicConstraints) or basic.ca:
-            raise CertificateProfileViolation("a card certificate must not be a CA")
-        usage_ext = _extension(leaf, ExtensionOID.KEY_USAGE, "card certificate")
-        usage = usage_ext.value
-        if (
-            not isinstance(usage, x509.KeyUsage)
-            or not usage_ext.critical
-            or not usage.digital_signature
-            or usage.key_cert_sign
-            or usage.crl_sign
-        ):
-            raise CertificateProfileViolation(
-                "the card certificate key usage is not digitalSignature"
-            )
-        try:
-            eku = leaf.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value
-        except x509.ExtensionNotFound as exc:
-            raise ExtendedKeyUsageInvalid() from exc
-        if not isinstance(eku, x509.ExtendedKeyUsage) or CARDHOLDER_AUTHENTICATION_EKU not in eku:
-            raise ExtendedKeyUsageInvalid()
+
+def _check_leaf_extensions(leaf: x509.Certificate) -> None:
+    _check_critical(leaf, _LEAF_CRITICAL)
+    # RFC 5280 4.2.1.9: an end-entity certificate must not assert cA.
+    basic = _extension(leaf, ExtensionOID.BASIC_CONSTRAINTS, "card certificate").value
+    if not isinstance(basic, x509.BasicConstraints) or basic.ca:
+        raise CertificateProfileViolation("a card certificate must not be a CA")
+    # RFC 5280 4.2.1.3: digitalSignature only; the profile marks keyUsage critical.
+    usage_ext = _extension(leaf, ExtensionOID.KEY_USAGE, "card certificate")
+    usage = usage_ext.value
+    if (
+        not isinstance(usage, x509.KeyUsage)
+        or not usage_ext.critical
+        or not usage.digital_signature
+        or usage.key_cert_sign
+        or usage.crl_sign
+    ):
+        raise CertificateProfileViolation("the card certificate key usage is not digitalSignature")
+    # RFC 5280 4.2.1.12: the key may only be used for the purposes listed.
+    try:
+        eku = leaf.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value
+    except x509.ExtensionNotFound as exc:
+        raise ExtendedKeyUsageInvalid() from exc
+    if not isinstance(eku, x509.ExtendedKeyUsage) or CARDHOLDER_AUTHENTICATION_EKU not in eku:
+        raise ExtendedKeyUsageInvalid()

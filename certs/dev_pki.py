@@ -28,9 +28,9 @@ from certs.profile import make_issuer_ca, make_root_ca
 __all__ = ["DevPki", "read_private_key", "write_private_key"]
 
 ROOT_CERT = "root-ca.pem"
-ROOT_KEY = "root-ca.key"  # noqa: S105 - a file name
+ROOT_KEY = "root-ca.key"
 ISSUER_CERT = "issuer-ca.pem"
-ISSUER_KEY = "issuer-ca.key"  # noqa: S105 - a file name
+ISSUER_KEY = "issuer-ca.key"
 
 
 def write_private_key(

@@ -18,14 +18,20 @@ validation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
-from asn1crypto import core
+from asn1crypto import core, parser
 from cryptography import x509
 
 from certs.errors import CertificateProfileViolation, DigestAlgorithmUnsupported
 from certs.oids import CARD_DATA_DIGEST_EXTENSION, HMAC_SHA256
 
-__all__ = ["CardDataDigestExtension", "decode_digest_extension", "encode_digest_extension"]
+__all__ = [
+    "CardDataDigestExtension",
+    "decode_digest_extension",
+    "decode_digest_extension_with_schema",
+    "encode_digest_extension",
+]
 
 EXTENSION_VERSION = 1
 _SUPPORTED = {HMAC_SHA256.dotted_string: 32}
@@ -70,6 +76,66 @@ def encode_digest_extension(digest: bytes, algorithm: x509.ObjectIdentifier = HM
     return bytes(value.dump())
 
 
+# DER is canonical (X.690 section 10), so a field is the expected value exactly when its
+# encoding equals the schema's encoding of that value. Verifiers compare encodings built
+# once from the schema instead of materialising asn1crypto objects per certificate.
+_VERSION_DER = bytes(core.Integer(EXTENSION_VERSION).dump())
+_ALGORITHM_DER = {
+    bytes(
+        _AlgorithmIdentifier({"algorithm": oid, "parameters": core.Null()}).dump()
+    ): x509.ObjectIdentifier(oid)
+    for oid in _SUPPORTED
+}
+_UNIVERSAL, _PRIMITIVE, _CONSTRUCTED = 0, 0, 1
+_TAG_OCTET_STRING, _TAG_SEQUENCE = 4, 16
+
+
+def _malformed(exc: Exception | None = None) -> CertificateProfileViolation:
+    error = CertificateProfileViolation("the card-data digest extension is malformed")
+    if exc is not None:
+        error.__cause__ = exc
+    return error
+
+
+def _parse_value(raw: bytes) -> tuple[x509.ObjectIdentifier, bytes]:
+    try:
+        cls, method, tag, _header, contents, _trailer = parser.parse(raw, strict=True)
+        if (cls, method, tag) != (_UNIVERSAL, _CONSTRUCTED, _TAG_SEQUENCE):
+            raise _malformed()
+        fields = []
+        pointer = 0
+        while pointer < len(contents):
+            start = pointer
+            info, pointer = parser._parse(contents, len(contents), pointer)
+            fields.append((info, contents[start:pointer]))
+    except ValueError as exc:
+        raise _malformed(exc) from exc
+    if len(fields) != 3:
+        raise _malformed()
+    (_, version_der), (_, algorithm_der), (digest_info, _) = fields
+    if version_der != _VERSION_DER:
+        raise CertificateProfileViolation("unknown card-data digest extension version")
+    algorithm = _ALGORITHM_DER.get(algorithm_der) or _raise_for_algorithm(algorithm_der)
+    cls, method, tag, _header, digest, trailer = digest_info
+    if (cls, method, tag) != (_UNIVERSAL, _PRIMITIVE, _TAG_OCTET_STRING) or trailer:
+        raise _malformed()
+    if len(digest) != _SUPPORTED[algorithm.dotted_string]:
+        raise _malformed()
+    return algorithm, bytes(digest)
+
+
+def _raise_for_algorithm(algorithm_der: bytes) -> NoReturn:
+    try:
+        parsed = _AlgorithmIdentifier.load(algorithm_der, strict=True)
+        oid = parsed["algorithm"].dotted
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _malformed(exc) from exc
+    if oid in _SUPPORTED:
+        # A known algorithm with parameters other than NULL (RFC 8018 B.1.2).
+        raise _malformed()
+    raise DigestAlgorithmUnsupported()
+
+
 def decode_digest_extension(certificate: x509.Certificate) -> CardDataDigestExtension:
     """Find and decode the ``cardDataDigest`` extension of a card certificate.
 
@@ -87,22 +153,18 @@ def decode_digest_extension(certificate: x509.Certificate) -> CardDataDigestExte
     value = extension.value
     if not isinstance(value, x509.UnrecognizedExtension):
         raise CertificateProfileViolation("the card-data digest extension is not recognised")
-    raw = value.value
-    try:
-        parsed = _CardDataDigest.load(raw, strict=True)
-        version = parsed["version"].native
-        algorithm = parsed["digest_algorithm"]["algorithm"].dotted
-        parameters = parsed["digest_algorithm"]["parameters"]
-        digest = parsed["digest"].native
-    except (ValueError, TypeError, KeyError) as exc:
-        raise CertificateProfileViolation("the card-data digest extension is malformed") from exc
-    if version != EXTENSION_VERSION:
-        raise CertificateProfileViolation("unknown card-data digest extension version")
-    expected_length = _SUPPORTED.get(algorithm)
-    if expected_length is None:
-        raise DigestAlgorithmUnsupported()
-    if parameters.dump() not in (b"", b"\x05\x00") or len(digest) != expected_length:
-        raise CertificateProfileViolation("the card-data digest extension is malformed")
-    return CardDataDigestExtension(
-        algorithm=x509.ObjectIdentifier(algorithm), digest=digest, raw=raw
+    algorithm, digest = _parse_value(value.value)
+    return CardDataDigestExtension(algorithm=algorithm, digest=digest, raw=value.value)
+
+
+def decode_digest_extension_with_schema(raw: bytes) -> tuple[str, int, bytes]:
+    """Reference decoder through the asn1crypto schema: (algorithm OID, version, digest).
+
+    Tests check that :func:`decode_digest_extension` agrees with it on every input.
+    """
+    parsed = _CardDataDigest.load(raw, strict=True)
+    return (
+        parsed["digest_algorithm"]["algorithm"].dotted,
+        parsed["version"].native,
+        parsed["digest"].native,
     )

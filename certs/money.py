@@ -27,8 +27,7 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 _MAX_DIGITS = 18  # fits a signed 64-bit minor-unit count with room to spare
 _AMOUNT = {
     exponent: re.compile(
-        r"(0|[1-9][0-9]{0,%d})" % (_MAX_DIGITS - 1)
-        + (r"\.[0-9]{%d}" % exponent if exponent else "")
+        rf"(0|[1-9][0-9]{{0,{_MAX_DIGITS - 1}}})" + (rf"\.[0-9]{{{exponent}}}" if exponent else "")
     )
     for exponent in set(CURRENCY_EXPONENTS.values())
 }

@@ -56,4 +56,6 @@ def verify_proof_of_possession(
         SignatureMalformed: ``signature_malformed``.
         SignatureInvalid: ``signature_invalid``.
     """
-    verify_raw_signature(key, signature, pop_message(purpose=purpose, origin=origin, challenge=challenge))
+    verify_raw_signature(
+        key, signature, pop_message(purpose=purpose, origin=origin, challenge=challenge)
+    )

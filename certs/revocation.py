@@ -115,7 +115,10 @@ def read_ocsp_response(
     if (single.issuer_key_hash, single.issuer_name_hash) != expected:
         raise StatusInvalid("the OCSP response is about another issuer")
     if response.responder_key_hash is not None:
-        if response.responder_key_hash != _cert_id_hashes(issuer_ca, hashes.SHA1())[0]:
+        # RFC 6960 4.2.1 ResponderID byKey: SHA-1 of the responder's public key, an
+        # identifier (not a security check; the signature below is).
+        responder_hash = _cert_id_hashes(issuer_ca, hashes.SHA1())[0]  # noqa: S303
+        if response.responder_key_hash != responder_hash:
             raise StatusInvalid("the OCSP response was signed by another responder")
     elif response.responder_name != issuer_ca.subject:
         raise StatusInvalid("the OCSP response was signed by another responder")

@@ -90,10 +90,9 @@ def _check_revocation(
         raise StatusInvalid("the status is about another issuer")
     if status.status is CertStatus.REVOKED:
         raise CertificateRevoked()
-    if status.status is not CertStatus.GOOD:
-        # RFC 6960 2.2 "unknown": the responder does not know the certificate.
-        if policy.require_revocation_status:
-            raise StatusUnavailable("the issuer does not know this certificate")
+    # RFC 6960 2.2 "unknown": the responder does not know the certificate.
+    if status.status is not CertStatus.GOOD and policy.require_revocation_status:
+        raise StatusUnavailable("the issuer does not know this certificate")
 
 
 def _equal(actual: str, expected: str) -> bool:

@@ -104,7 +104,8 @@ async def migrate(engine: AsyncEngine, component: str, migrations: Sequence[Migr
                 await conn.run_sync(migration.upgrade)
                 await conn.execute(
                     text(
-                        "INSERT INTO schema_migrations (component, version, description, applied_at)"
+                        "INSERT INTO schema_migrations"
+                        " (component, version, description, applied_at)"
                         " VALUES (:c, :v, :d, :t)"
                     ),
                     {

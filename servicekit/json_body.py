@@ -35,5 +35,7 @@ async def read_json_object(request: web.Request, max_bytes: int = MAX_BODY_BYTES
 def require_str(data: dict[str, Any], name: str, *, max_length: int = 256) -> str:
     value = data.get(name)
     if not isinstance(value, str) or not value or len(value) > max_length:
-        raise BadRequest(f"field {name} must be a non-empty string of at most {max_length} characters")
+        raise BadRequest(
+            f"field {name} must be a non-empty string of at most {max_length} characters"
+        )
     return value

@@ -40,7 +40,8 @@ class Counter:
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
         lines += [
-            f"{self.name}{_labels(self.label_names, k)} {v:g}" for k, v in sorted(self._values.items())
+            f"{self.name}{_labels(self.label_names, k)} {v:g}"
+            for k, v in sorted(self._values.items())
         ]
         return lines
 
@@ -72,7 +73,9 @@ class Histogram:
                 running += count
                 le = "+Inf" if bound == float("inf") else f"{bound:g}"
                 lines.append(f"{self.name}_bucket{_labels(names, (*labels, le))} {running}")
-            lines.append(f"{self.name}_sum{_labels(self.label_names, labels)} {self._sums[labels]:g}")
+            lines.append(
+                f"{self.name}_sum{_labels(self.label_names, labels)} {self._sums[labels]:g}"
+            )
             lines.append(f"{self.name}_count{_labels(self.label_names, labels)} {running}")
         return lines
 

@@ -57,7 +57,9 @@ def _from_http_exception(exc: web.HTTPException) -> CardcertError:
     return BadRequest(exc.reason)
 
 
-def make_error_middleware(component: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_error_middleware(
+    component: str,
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
@@ -77,7 +79,9 @@ def make_error_middleware(component: str) -> Callable[[web.Request, Handler], Aw
     return error_middleware
 
 
-def make_metrics_middleware(registry: Registry) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_metrics_middleware(
+    registry: Registry,
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()

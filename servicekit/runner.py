@@ -13,7 +13,8 @@ import logging
 import multiprocessing
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 
@@ -43,7 +44,7 @@ def serve(
     host: str,
     port: int,
     workers: int = 1,
-    prepare: Callable[[], Awaitable[None]] | None = None,
+    prepare: Callable[[], Coroutine[Any, Any, None]] | None = None,
     banner: str = "",
 ) -> None:
     """Run the app on ``host:port`` with ``workers`` processes until interrupted."""
