@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtensionOID, NameOID, SignatureAlgorithmOID
@@ -34,6 +34,7 @@ from certs.errors import (
     ExtendedKeyUsageInvalid,
     NoTrustAnchors,
     UnknownCriticalExtension,
+    UnsupportedKey,
     UntrustedRoot,
 )
 from certs.keys import require_p256
@@ -65,9 +66,24 @@ def load_certificate(der: bytes) -> x509.Certificate:
         # Touch the extensions so a duplicate or undecodable one fails here (RFC 5280 4.2:
         # "A certificate MUST NOT include more than one instance of a particular extension").
         _ = certificate.extensions
-    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        # Names are decoded lazily; decode them here so a bad one is cert_malformed.
+        _ = (certificate.issuer, certificate.subject)
+    except (
+        ValueError,
+        x509.InvalidVersion,
+        x509.DuplicateExtension,
+        x509.UnsupportedGeneralNameType,
+    ) as exc:
         raise CertificateMalformed() from exc
     return certificate
+
+
+def _p256_key(certificate: x509.Certificate) -> ec.EllipticCurvePublicKey:
+    try:
+        key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise UnsupportedKey("the certificate's public key cannot be loaded") from exc
+    return require_p256(key)
 
 
 def _check_signature(
@@ -212,7 +228,7 @@ class ChainVerifier:
         if not self._roots:
             raise NoTrustAnchors()
         for root in self._roots:
-            require_p256(root.public_key())
+            _p256_key(root)
         self._issuers: dict[bytes, _TrustedIssuer] = {}
         self._leaves: OrderedDict[bytes, _CheckedLeaf] = OrderedDict()
         self._leaf_cache_size = leaf_cache_size
@@ -237,7 +253,7 @@ class ChainVerifier:
             if aki is not None and _key_identifier(root) not in (None, aki):
                 continue
             try:
-                _check_signature(certificate, require_p256(root.public_key()), "issuer CA")
+                _check_signature(certificate, _p256_key(root), "issuer CA")
             except CertificateSignatureInvalid as exc:
                 last_error = exc
                 continue
@@ -246,7 +262,7 @@ class ChainVerifier:
             trusted = _TrustedIssuer(
                 certificate=certificate,
                 der_sha256=key,
-                public_key=require_p256(certificate.public_key()),
+                public_key=_p256_key(certificate),
                 root=root,
                 root_der=root.public_bytes(serialization.Encoding.DER),
                 key_identifier=_key_identifier(certificate),
@@ -274,8 +290,11 @@ class ChainVerifier:
             raise UntrustedRoot("the card certificate names another issuer key")
         _check_signature(leaf, issuer.public_key, "card certificate")
         _check_serial(leaf, "card certificate")
-        public_key = require_p256(leaf.public_key())
+        public_key = _p256_key(leaf)
         _check_leaf_extensions(leaf)
+        common_names = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if len(common_names) != 1 or not isinstance(common_names[0].value, str):
+            raise CertificateProfileViolation("the card certificate subject is not a credential id")
         checked = _CheckedLeaf(
             certificate=leaf,
             issuer_der_sha256=issuer.der_sha256,

@@ -86,6 +86,10 @@ _ALGORITHM_DER = {
     ): x509.ObjectIdentifier(oid)
     for oid in _SUPPORTED
 }
+_DER_PREFIX = {
+    oid: encode_digest_extension(bytes(length), x509.ObjectIdentifier(oid))[:-length]
+    for oid, length in _SUPPORTED.items()
+}
 _UNIVERSAL, _PRIMITIVE, _CONSTRUCTED = 0, 0, 1
 _TAG_OCTET_STRING, _TAG_SEQUENCE = 4, 16
 
@@ -154,6 +158,10 @@ def decode_digest_extension(certificate: x509.Certificate) -> CardDataDigestExte
     if not isinstance(value, x509.UnrecognizedExtension):
         raise CertificateProfileViolation("the card-data digest extension is not recognised")
     algorithm, digest = _parse_value(value.value)
+    # DER, not BER (X.690 10.1): one value has one encoding. The schema's encoding of this
+    # value is its algorithm's prefix (built once from the schema) followed by the digest.
+    if value.value != _DER_PREFIX[algorithm.dotted_string] + digest:
+        raise _malformed()
     return CardDataDigestExtension(algorithm=algorithm, digest=digest, raw=value.value)
 
 

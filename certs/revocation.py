@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
@@ -101,9 +101,10 @@ def read_ocsp_response(
             if candidate.serial_number == certificate.serial_number:
                 single = candidate
                 break
-    except ValueError as exc:
+        cert_id_hash = None if single is None else single.hash_algorithm
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise StatusInvalid("the OCSP response is malformed") from exc
-    if single is None:
+    if single is None or cert_id_hash is None:
         raise StatusInvalid("the OCSP response is about another certificate")
 
     # RFC 6960 3.2 (1)-(3): the response is for this certificate of this issuer, and signed
@@ -111,7 +112,7 @@ def read_ocsp_response(
     issuer_key = issuer_ca.public_key()
     if not isinstance(issuer_key, ec.EllipticCurvePublicKey) or hash_algorithm is None:
         raise StatusInvalid("the OCSP response signature algorithm is not supported")
-    expected = _cert_id_hashes(issuer_ca, single.hash_algorithm)
+    expected = _cert_id_hashes(issuer_ca, cert_id_hash)
     if (single.issuer_key_hash, single.issuer_name_hash) != expected:
         raise StatusInvalid("the OCSP response is about another issuer")
     if response.responder_key_hash is not None:

@@ -93,6 +93,13 @@ class TransactionDescription:
             MalformedTransaction: ``transaction_malformed``.
         """
         data = load_json_object(raw, error=MalformedTransaction, what="transaction", max_depth=1)
+        # The signed bytes must be the RFC 8785 form of what they say (docs/protocol.md 7).
+        try:
+            canonical = canonical_json(data)
+        except ValueError as exc:
+            raise MalformedTransaction("the transaction is not I-JSON") from exc
+        if canonical != bytes(raw):
+            raise MalformedTransaction("the transaction is not RFC 8785 canonical JSON")
         if set(data) != _FIELDS:
             raise MalformedTransaction("transaction fields are not exactly those of version 1")
         _require(data["type"] == TRANSACTION_TYPE, "type")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from certs.errors import CardcertError
 from servicekit.errors import (
@@ -59,7 +60,7 @@ def _from_http_exception(exc: web.HTTPException) -> CardcertError:
 
 def make_error_middleware(
     component: str,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     @web.middleware
     async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
@@ -81,7 +82,7 @@ def make_error_middleware(
 
 def make_metrics_middleware(
     registry: Registry,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     @web.middleware
     async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()

@@ -1,0 +1,55 @@
+"""The merchant's database engines: one for transactions, one for autocommit statements.
+
+SQLite goes through :func:`servicekit.database.make_engine` (WAL, busy timeout). For
+PostgreSQL the merchant builds its own two pools, because the hot path is measured in
+round trips:
+
+- no ``pool_pre_ping``: a ping is one more round trip per checkout (about 250 us here,
+  more than the whole signature check). A connection broken by a database restart fails
+  once, is invalidated by SQLAlchemy, and the next request gets a fresh one;
+- an **autocommit** pool (engine-level ``isolation_level="AUTOCOMMIT"``, so no
+  ``BEGIN``/``ROLLBACK`` around single statements and no per-checkout mode switch) for the
+  peek and the single-statement settle;
+- a transactional pool for multi-statement writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from servicekit.database import make_engine, normalise_database_url
+
+__all__ = ["Engines", "make_engines"]
+
+
+@dataclass(frozen=True, slots=True)
+class Engines:
+    transactional: AsyncEngine
+    autocommit: AsyncEngine
+
+    async def dispose(self) -> None:
+        await self.transactional.dispose()
+        if self.autocommit is not self.transactional:
+            await self.autocommit.dispose()
+
+
+def make_engines(url: str, *, pool_size: int = 10) -> Engines:
+    """Engines for ``url`` (SQLite: one engine serves both roles)."""
+    url = normalise_database_url(url)
+    if not url.startswith("postgresql"):
+        engine = make_engine(url)
+        return Engines(engine, engine)
+    return Engines(
+        transactional=create_async_engine(
+            url, pool_size=max(2, pool_size // 2), max_overflow=pool_size, pool_pre_ping=False
+        ),
+        autocommit=create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=False,
+            isolation_level="AUTOCOMMIT",
+        ),
+    )
