@@ -33,6 +33,7 @@ from merchant.settings import ConfigurationError, Settings
 from merchant.store import Store
 from servicekit.api_keys import generate_api_key, hash_api_key
 from servicekit.database import make_engine
+from servicekit.localhost_resolver import client_connector
 from servicekit.redaction import configure_logging
 from servicekit.runner import serve
 
@@ -124,7 +125,7 @@ async def _add_issuer_async(settings: Settings, args: argparse.Namespace) -> Iss
         info = read_issuer_metadata_file(Path(args.file), roots=roots)
         source = str(Path(args.file).resolve())
     else:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(connector=client_connector()) as session:
             info = await fetch_issuer_metadata(session, args.metadata_url, roots=roots)
         source = args.metadata_url
     engine = make_engine(settings.resolved_database_url)

@@ -61,6 +61,7 @@ from merchant.verifier import MemoizingChainVerifier, Verifier
 from merchant.version import __version__
 from servicekit.api_keys import generate_api_key, hash_api_key
 from servicekit.database import make_engine
+from servicekit.localhost_resolver import client_connector
 from servicekit.middleware import make_error_middleware, make_metrics_middleware, security_headers
 from servicekit.rate_limit import RateLimiter
 
@@ -200,6 +201,7 @@ async def _verification(app: web.Application) -> AsyncIterator[None]:
     chains = MemoizingChainVerifier(load_trust_roots(settings))
     vault = CardVault(load_card_data_key(settings))
     async with aiohttp.ClientSession(
+        connector=client_connector(),
         headers={"User-Agent": f"cardcert-merchant/{__version__}"},
         timeout=aiohttp.ClientTimeout(total=settings.ocsp_timeout),
         raise_for_status=False,
