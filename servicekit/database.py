@@ -49,14 +49,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
     """An async engine for ``url`` (SQLite file or PostgreSQL)."""
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 10})
+        engine = create_async_engine(url, connect_args={"timeout": 10}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # hide_parameters: bound values (ciphertexts, hashes) never appear in SQL errors or logs.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=pre_ping,
+        hide_parameters=True,
+    )
 
 
 @dataclass(frozen=True, slots=True)

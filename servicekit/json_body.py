@@ -26,9 +26,15 @@ async def read_json_object(request: web.Request, max_bytes: int = MAX_BODY_BYTES
         raise UnsupportedMediaType()
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge()
-    body = await request.content.read(max_bytes + 1)
-    if len(body) > max_bytes:
-        raise PayloadTooLarge()
+    # read() returns what has arrived so far; a body may come in several pieces.
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(max_bytes + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge()
+    body = b"".join(chunks)
     return load_json_object(body, error=BadRequest, what="the request body")
 
 

@@ -47,3 +47,5 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # aiosqlite logs every statement with its parameters at DEBUG; keep it out of the logs.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
