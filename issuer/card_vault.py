@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import secrets
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from certs.card_data import CardData
-from certs.errors import CardDataError
 from issuer.errors import CardDataUnreadable
+from servicekit.sealed_card import open_card, seal_card
 
 __all__ = ["CardVault"]
 
@@ -51,17 +48,7 @@ class CardVault:
 
     def seal(self, card: CardData, *, card_id: str) -> bytes:
         """Encrypt ``card`` for the row ``card_id``."""
-        plaintext = json.dumps(
-            {
-                "pan": card.pan,
-                "expiry": card.expiry.iso(),
-                "securityCode": card.security_code,
-                "name": card.name,
-            },
-            separators=(",", ":"),
-        ).encode("utf-8")
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        return _FORMAT_V1 + nonce + self._aead.encrypt(nonce, plaintext, _aad(card_id))
+        return _FORMAT_V1 + seal_card(self._aead, card, associated_data=_aad(card_id))
 
     def open(self, sealed: bytes, *, card_id: str) -> CardData:
         """Decrypt the record of ``card_id``.
@@ -69,19 +56,11 @@ class CardVault:
         Raises:
             CardDataUnreadable: ``card_data_unreadable`` (wrong key, wrong row, tampering).
         """
+        if sealed[:1] != _FORMAT_V1:
+            raise CardDataUnreadable()
         try:
-            if sealed[:1] != _FORMAT_V1:
-                raise ValueError("unknown card record format")
-            nonce = sealed[1 : 1 + _NONCE_BYTES]
-            plaintext = self._aead.decrypt(nonce, sealed[1 + _NONCE_BYTES :], _aad(card_id))
-            data = json.loads(plaintext)
-            return CardData.parse(
-                pan=data["pan"],
-                expiry=data["expiry"],
-                security_code=data["securityCode"],
-                name=data["name"],
-            )
-        except (InvalidTag, ValueError, KeyError, TypeError, CardDataError) as exc:
+            return open_card(self._aead, sealed[1:], associated_data=_aad(card_id))
+        except ValueError as exc:
             raise CardDataUnreadable() from exc
 
     def pan_lookup_hash(self, pan: str) -> str:

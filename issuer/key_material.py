@@ -17,8 +17,6 @@ provide, and the card-data keys should come from the environment (a secrets mana
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,13 +28,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from certs.dev_pki import ISSUER_CERT, ISSUER_KEY, ROOT_CERT, DevPki, read_private_key
 from certs.errors import UnsupportedKey
 from certs.keys import require_p256
-from certs.wire import b64url_decode, b64url_encode
 from issuer.card_vault import CardVault
 from issuer.settings import ConfigurationError, IssuerSettings
+from servicekit.key_files import create_key_file, read_key_file
 
 __all__ = ["IssuerPki", "ensure_data_dir", "load_card_vault", "load_pki"]
 
-_KEY_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -157,25 +154,11 @@ def _key(settings: IssuerSettings, configured: bytes | None, path: Path, variabl
     if configured is not None:
         return configured
     if path.exists():
-        return _read_key_file(path)
+        return read_key_file(path, error=ConfigurationError)
     if settings.production:
         raise ConfigurationError(
             f"set ISSUER_{variable} (32 random bytes, unpadded base64url) or provide {path}; "
             "production mode never generates keys"
         )
     ensure_data_dir(settings)
-    key = secrets.token_bytes(_KEY_BYTES)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return _read_key_file(path)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(b64url_encode(key) + "\n")
-    return key
-
-
-def _read_key_file(path: Path) -> bytes:
-    key = b64url_decode(path.read_text().strip(), error=ConfigurationError, what=str(path))
-    if len(key) != _KEY_BYTES:
-        raise ConfigurationError(f"{path} must hold 32 bytes, unpadded base64url")
-    return key
+    return create_key_file(path, error=ConfigurationError)

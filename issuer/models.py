@@ -18,15 +18,15 @@ What is stored, and how it is protected (docs/issuer.md, "Data at rest"):
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, Table, Text
-from sqlalchemy.engine import Dialect
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Table, Text
 from sqlalchemy.orm import registry
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from servicekit.utc_datetime import UtcDateTime
 
 __all__ = [
     "ActivationCodeRecord",
@@ -46,26 +46,6 @@ __all__ = [
     "UtcDateTime",
     "table_of",
 ]
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out; naive UTC on SQLite, ``timestamptz`` elsewhere."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class IssuerBase(SQLModel, registry=registry()):

@@ -16,18 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import os
-import secrets
-from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from certs.card_data import CardData
-from certs.wire import b64url_decode, b64url_encode
 from merchant.errors import CardDataUnavailable
 from merchant.settings import ConfigurationError, Settings
+from servicekit.key_files import create_key_file, read_key_file
+from servicekit.sealed_card import open_card, seal_card
 
 __all__ = ["CardVault", "load_card_data_key"]
 
@@ -48,17 +44,7 @@ class CardVault:
 
     def seal(self, card: CardData, *, checkout_id: str) -> bytes:
         """Encrypt ``card`` for the checkout ``checkout_id``."""
-        plaintext = json.dumps(
-            {
-                "pan": card.pan,
-                "expiry": card.expiry.iso(),
-                "securityCode": card.security_code,
-                "name": card.name,
-            },
-            separators=(",", ":"),
-        ).encode("utf-8")
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, plaintext, checkout_id.encode("utf-8"))
+        return seal_card(self._aead, card, associated_data=checkout_id.encode("utf-8"))
 
     def open(self, sealed: bytes, *, checkout_id: str) -> CardData:
         """Decrypt card data sealed for ``checkout_id``.
@@ -67,17 +53,8 @@ class CardVault:
             CardDataUnavailable: ``card_data_unavailable`` (wrong key, row or tampering).
         """
         try:
-            plaintext = self._aead.decrypt(
-                sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], checkout_id.encode("utf-8")
-            )
-            data = json.loads(plaintext)
-            return CardData.parse(
-                pan=data["pan"],
-                expiry=data["expiry"],
-                security_code=data["securityCode"],
-                name=data["name"],
-            )
-        except (InvalidTag, ValueError, KeyError, TypeError) as exc:
+            return open_card(self._aead, sealed, associated_data=checkout_id.encode("utf-8"))
+        except ValueError as exc:
             raise CardDataUnavailable("the stored card data cannot be read") from exc
 
     def keyed_hash(self, data: bytes) -> str:
@@ -99,25 +76,10 @@ def load_card_data_key(settings: Settings) -> bytes:
         return settings.card_data_key
     path = settings.card_data_key_file
     if path.exists():
-        return _read_key_file(path)
+        return read_key_file(path, error=ConfigurationError)
     if not settings.dev:
         raise ConfigurationError(
             "set MERCHANT_CARD_DATA_KEY or provide the key file "
             f"{path} (it is generated automatically only in dev mode)"
         )
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = secrets.token_bytes(_KEY_BYTES)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker made it first
-        return _read_key_file(path)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(b64url_encode(key) + "\n")
-    return key
-
-
-def _read_key_file(path: Path) -> bytes:
-    key = b64url_decode(path.read_text().strip(), error=ConfigurationError, what=str(path))
-    if len(key) != _KEY_BYTES:
-        raise ConfigurationError(f"{path} must hold 32 bytes, base64url")
-    return key
+    return create_key_file(path, error=ConfigurationError)
