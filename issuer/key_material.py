@@ -35,7 +35,6 @@ from servicekit.key_files import create_key_file, read_key_file
 __all__ = ["IssuerPki", "ensure_data_dir", "load_card_vault", "load_pki"]
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class IssuerPki:
     """The issuer CA as loaded at start-up (the private key never leaves this object)."""
