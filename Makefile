@@ -13,6 +13,8 @@ help:
 	@echo "make test   - install everything missing (chromium, postgresql, venv) and run the suite"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks with ratios measured side by side"
+	@echo "make load   - issuer + merchant + bounded headless locust run (LOAD_ARGS='--postgres --workers 2 -t 60s')"
+	@echo "make load-ui - the same services with locust's web UI on http://127.0.0.1:8089"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +41,12 @@ test: system-deps-test $(STAMP)
 
 bench: system-deps-test $(STAMP)
 	$(PY) scripts/bench.py
+
+load: system-deps-test $(STAMP)
+	$(PY) scripts/load.py $(LOAD_ARGS)
+
+load-ui: system-deps-test $(STAMP)
+	$(PY) scripts/load.py --ui $(LOAD_ARGS)
 
 demo: system-deps-demo $(STAMP)
 	$(PY) scripts/demo.py

@@ -62,7 +62,10 @@ def format_amount(amount: Decimal | str | int, currency: str) -> str:
     if not value.is_finite() or value < 0:
         raise ValueError("amount must be a finite, non-negative number")
     quantum = Decimal(1).scaleb(-exponent)
-    quantised = value.quantize(quantum)
+    try:
+        quantised = value.quantize(quantum)
+    except InvalidOperation as exc:  # more digits than the context's precision
+        raise ValueError("amount is out of range") from exc
     if quantised != value:
         raise ValueError("amount has more decimals than the currency allows")
     text = f"{quantised:f}"

@@ -21,7 +21,7 @@ routes = web.RouteTableDef()
 def issuer_metadata(res: IssuerResources) -> dict[str, Any]:
     """``/.well-known/cardcert-issuer`` (docs/interfaces.md section 1)."""
     settings = res.settings
-    return {
+    metadata: dict[str, Any] = {
         "version": 1,
         "issuerName": settings.issuer_name,
         "issuerOrigin": settings.public_origin,
@@ -35,6 +35,10 @@ def issuer_metadata(res: IssuerResources) -> dict[str, Any]:
         "serviceWorker": {"url": settings.url("/sw.js"), "scope": "/pay"},
         "statusFreshnessSeconds": int(settings.status_freshness.total_seconds()),
     }
+    if settings.frictionless_limits:
+        # The Service Worker's frictionless policy (docs/browser.md): per-currency ceiling.
+        metadata["frictionless"] = dict(settings.frictionless_limits)
+    return metadata
 
 
 @routes.get("/.well-known/cardcert-issuer")

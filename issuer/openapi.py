@@ -130,6 +130,19 @@ def _schemas() -> dict[str, Any]:
                     "properties": {"url": {"type": "string"}, "scope": {"type": "string"}},
                 },
                 "statusFreshnessSeconds": {"type": "integer"},
+                "frictionless": {
+                    "type": "object",
+                    "description": "Optional (absent = off): per-currency ceiling up to which "
+                    "the Service Worker may sign without showing the confirmation page "
+                    "(`confirmation: frictionless`, docs/browser.md). Keys are ISO 4217 codes, "
+                    "values canonical amounts for the currency (ISSUER_FRICTIONLESS_LIMITS).",
+                    "propertyNames": {"pattern": "^[A-Z]{3}$"},
+                    "additionalProperties": {
+                        "type": "string",
+                        "pattern": "^(0|[1-9][0-9]*)(\\.[0-9]+)?$",
+                    },
+                    "examples": [{"EUR": "30.00", "USD": "30.00"}],
+                },
             },
         },
         "Health": {

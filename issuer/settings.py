@@ -22,6 +22,8 @@ Variables (default in brackets; docs/issuer.md explains each):
 * ``ISSUER_ENROLL_RATE`` [60/min], ``ISSUER_ENROLL_BURST`` [30],
   ``ISSUER_ENROLL_MAX_FAILURES`` [20], ``ISSUER_ENROLL_FAILURE_WINDOW`` [3600 s],
   ``ISSUER_TRUST_FORWARDED_FOR`` [0]
+* ``ISSUER_FRICTIONLESS_LIMITS`` [empty = off]: ``EUR:30.00,USD:30.00``, the per-currency
+  ceiling up to which the Service Worker may sign without the confirmation page
 * ``ISSUER_SERVICE_WORKER_DIR`` [<repo>/service_worker], ``ISSUER_SWEEP_INTERVAL`` [300 s],
   ``ISSUER_LOG_LEVEL`` [INFO]
 """
@@ -37,10 +39,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from certs.money import format_amount, is_currency
 from certs.origin import is_serialised_origin
 from certs.wire import b64url_decode
 
-__all__ = ["ConfigurationError", "IssuerSettings"]
+__all__ = ["ConfigurationError", "IssuerSettings", "parse_frictionless_limits"]
 
 _PREFIX = "ISSUER_"
 _BIN = re.compile(r"[0-9]{6,8}")
@@ -80,6 +83,8 @@ class IssuerSettings:
     enroll_max_failures: int = 20
     enroll_failure_window: timedelta = timedelta(hours=1)
     trust_forwarded_for: bool = False
+    # (currency, canonical amount) pairs, published as metadata ``frictionless``; () = off.
+    frictionless_limits: tuple[tuple[str, str], ...] = ()
     service_worker_dir: Path = _DEFAULT_SERVICE_WORKER_DIR
     sweep_interval: float = 300.0
     log_level: str = "INFO"
@@ -125,6 +130,7 @@ class IssuerSettings:
         _bounded("sweep_interval", self.sweep_interval, 0.05, 86400)
         if self.status_cache_ttl >= self.status_freshness.total_seconds():
             raise ConfigurationError("status_cache_ttl must be shorter than status_freshness")
+        _check_frictionless_limits(self.frictionless_limits)
 
     @property
     def resolved_database_url(self) -> str:
@@ -226,12 +232,70 @@ class IssuerSettings:
                 values[setting] = _integer(variable, count)
         if (forwarded := get("TRUST_FORWARDED_FOR")) is not None:
             values["trust_forwarded_for"] = _flag("TRUST_FORWARDED_FOR", forwarded)
+        if (limits := get("FRICTIONLESS_LIMITS")) is not None:
+            values["frictionless_limits"] = parse_frictionless_limits(limits)
         if (sw_dir := get("SERVICE_WORKER_DIR")) is not None:
             values["service_worker_dir"] = Path(sw_dir)
         if (level := get("LOG_LEVEL")) is not None:
             values["log_level"] = level
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def parse_frictionless_limits(text: str) -> tuple[tuple[str, str], ...]:
+    """Read ``ISSUER_FRICTIONLESS_LIMITS``: ``CUR:AMOUNT`` pairs separated by commas.
+
+    Amounts are written canonically for their currency (``"30"`` EUR becomes ``"30.00"``),
+    with :func:`certs.money.format_amount`; an empty text means no frictionless policy.
+
+    Raises:
+        ConfigurationError: a pair without ``:``, an unknown currency, an amount that is
+            not a non-negative decimal within the currency's precision, or a currency
+            named twice.
+    """
+    limits: list[tuple[str, str]] = []
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        currency, colon, amount = item.partition(":")
+        currency, amount = currency.strip(), amount.strip()
+        if not colon:
+            raise ConfigurationError(
+                f"{_PREFIX}FRICTIONLESS_LIMITS entries are CURRENCY:AMOUNT, e.g. EUR:30.00"
+            )
+        if not is_currency(currency):
+            raise ConfigurationError(
+                f"{_PREFIX}FRICTIONLESS_LIMITS: {currency!r} is not a supported ISO 4217 code"
+            )
+        try:
+            limits.append((currency, format_amount(amount, currency)))
+        except (ValueError, ArithmeticError) as exc:  # decimal.InvalidOperation too
+            raise ConfigurationError(
+                f"{_PREFIX}FRICTIONLESS_LIMITS: {amount!r} is not a valid {currency} amount"
+            ) from exc
+    _check_frictionless_limits(tuple(limits))
+    return tuple(limits)
+
+
+def _check_frictionless_limits(limits: tuple[tuple[str, str], ...]) -> None:
+    """Each currency once, each amount canonical for it (the policy of docs/browser.md)."""
+    seen: set[str] = set()
+    for currency, amount in limits:
+        if not is_currency(currency):
+            raise ConfigurationError(f"frictionless_limits: unsupported currency {currency!r}")
+        try:
+            canonical = format_amount(amount, currency)
+        except (ValueError, ArithmeticError) as exc:
+            raise ConfigurationError(
+                f"frictionless_limits: {amount!r} is not a valid {currency} amount"
+            ) from exc
+        if canonical != amount:
+            raise ConfigurationError(
+                f"frictionless_limits: write {currency} amounts canonically ({canonical!r})"
+            )
+        if currency in seen:
+            raise ConfigurationError(f"frictionless_limits: {currency} is given twice")
+        seen.add(currency)
 
 
 def _bounded(name: str, value: float, low: float, high: float) -> None:

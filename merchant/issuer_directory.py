@@ -30,6 +30,7 @@ import aiohttp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from certs.origin import is_serialised_origin, origin_of_url
@@ -193,9 +194,21 @@ def read_issuer_metadata_file(path: Path, *, roots: Sequence[x509.Certificate] =
 async def save_issuer(engine: AsyncEngine, info: IssuerInfo, *, source: str, now: datetime) -> None:
     """Insert or replace an issuer (by origin).
 
+    Several workers starting together may save the same issuer at once: the loser of the
+    insert race retries once, replacing the row the winner committed.
+
     Raises:
         IssuerMetadataInvalid: a BIN prefix is already claimed by another issuer.
     """
+    try:
+        await _replace_issuer(engine, info, source=source, now=now)
+    except IntegrityError:
+        await _replace_issuer(engine, info, source=source, now=now)
+
+
+async def _replace_issuer(
+    engine: AsyncEngine, info: IssuerInfo, *, source: str, now: datetime
+) -> None:
     async with engine.begin() as conn:
         rows = (
             await conn.execute(

@@ -6,6 +6,11 @@ then sends the browser to the issuer's pay URL with a 303 redirect carrying the 
 request (docs/interfaces.md, section 4). The issuer's Service Worker auto-POSTs the result
 to ``/checkout/return`` (section 5), which verifies it like ``POST /v1/checkouts/{id}/verify``
 (with the stored card data) and shows the verdict in plain words.
+
+With *Pay in a pop-up window* ticked, the checkout is created with ``display: "popup"`` and
+the shop answers a page whose button opens the pay URL in a popup (``static/popup.js``);
+the Service Worker hands the result back with ``postMessage`` and the page submits it to
+``/checkout/return`` as a form, so the same verdict page follows.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from merchant.templates import (
     DETAILS,
     ERROR_BOX,
     LAYOUT,
+    POPUP_PAY,
     PRODUCT,
     PRODUCTS,
     RESULT,
@@ -163,6 +169,7 @@ def _checkout_form(
     error: CardcertError | None = None,
     expiry: str = "",
     cardholder: str = "",
+    popup: bool = False,
 ) -> web.Response:
     error_box = (
         Html("")
@@ -177,6 +184,7 @@ def _checkout_form(
         error=error_box,
         expiry=expiry,
         cardholder=cardholder,
+        popup_checked=Html(" checked" if popup else ""),
     )
     return _page(request, "Checkout", body, status=200 if error is None else 422)
 
@@ -213,6 +221,7 @@ async def checkout_submit(request: web.Request) -> web.Response:
     product = _product(form.get("item"))
     expiry = str(form.get("expiry", ""))[:16]
     cardholder = str(form.get("name", ""))[:64]
+    popup = form.get("display") == "popup"
     settings = request.app[SETTINGS]
     try:
         card = parse_card_data(
@@ -232,14 +241,33 @@ async def checkout_submit(request: web.Request) -> web.Response:
             card_bin=card.bin,
             card_last4=card.last4,
             card_data=card,
-            display="redirect",
+            display="popup" if popup else "redirect",
         )
         _, created, _ = await request.app[CHECKOUTS].create(
             request.app[DEMO_MERCHANT], checkout_request
         )
     except CardcertError as error:
-        return _checkout_form(request, product, error=error, expiry=expiry, cardholder=cardholder)
-    raise web.HTTPSeeOther(created["redirectUrl"])
+        return _checkout_form(
+            request, product, error=error, expiry=expiry, cardholder=cardholder, popup=popup
+        )
+    if not popup:
+        raise web.HTTPSeeOther(created["redirectUrl"])
+    body = render(
+        POPUP_PAY,
+        name=product.name,
+        price=product.price,
+        pay_url=created["redirectUrl"],
+        issuer_origin=created["issuer"]["origin"],
+        issuer_name=created["issuer"]["name"],
+        checkout_id=created["checkoutId"],
+    )
+    return _page(request, "Pay at your bank", body)
+
+
+@routes.get("/favicon.ico", name="favicon")
+async def favicon(request: web.Request) -> web.Response:
+    """No icon: an empty answer the browser may cache (instead of a 404 on every page)."""
+    return web.Response(status=204, headers={"Cache-Control": "public, max-age=86400"})
 
 
 def _result_page(

@@ -94,10 +94,37 @@ $error
   <label>Name on card
     <input name="name" autocomplete="cc-name" maxlength="64" value="$cardholder">
   </label>
+  <label class="check">
+    <input type="checkbox" name="display" value="popup"$popup_checked>
+    Pay in a pop-up window
+  </label>
   <button type="submit" data-once>Pay $price</button>
   <p class="hint">You will confirm the payment with your bank's card certificate in this
   browser, then come back here.</p>
 </form>
+"""
+
+# Popup mode (docs/interfaces.md, sections 4 and 5): /static/popup.js opens the bank's pay
+# URL in a popup on the click, takes the result from the popup's postMessage (issuer origin
+# and checkout id checked) and submits the hidden form to the return endpoint. Without
+# JavaScript the link is an ordinary redirect to the bank, which then posts the result
+# itself (a popup-mode result page without an opener falls back to its form).
+POPUP_PAY = """<h1>Pay at your bank</h1>
+<section class="summary">
+  <p><strong>$name</strong></p>
+  <p class="price">$price</p>
+</section>
+<p id="popup-status" class="hint" role="status" data-state="ready">Your bank opens in a
+pop-up window. Confirm the payment there; the result comes back to this page.</p>
+<p><a class="button" id="pay-popup" href="$pay_url" data-pay-url="$pay_url"
+      data-issuer-origin="$issuer_origin"
+      data-checkout-id="$checkout_id">Pay with $issuer_name</a></p>
+<form id="popup-result" method="post" action="/checkout/return" hidden>
+  <input type="hidden" name="checkoutId" value="$checkout_id">
+  <input type="hidden" name="result" value="">
+  <input type="hidden" name="presentation" value="">
+</form>
+<script src="/static/popup.js" defer></script>
 """
 
 ERROR_BOX = """<p class="error" role="alert">$message <code>$code</code></p>"""

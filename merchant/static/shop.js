@@ -16,8 +16,9 @@ document.addEventListener("DOMContentLoaded", () => {
   // Submit once: a second click would create a second checkout.
   for (const button of document.querySelectorAll("button[data-once]")) {
     button.form.addEventListener("submit", () => {
+      const popup = button.form.elements.display;
       button.disabled = true;
-      button.textContent = "Redirecting to your bank…";
+      button.textContent = popup && popup.checked ? "Preparing the payment…" : "Redirecting to your bank…";
     });
   }
 });

@@ -9,7 +9,7 @@ servicekit.localhost_resolver); the tests' own back-office calls use 127.0.0.1.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -80,8 +80,13 @@ async def _call(url: str, key: str, method: str, body: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def running_stack(directory: Path) -> AsyncIterator[Stack]:
-    """Start the issuer, then the merchant (which trusts the issuer's dev root)."""
+async def running_stack(
+    directory: Path, *, issuer_changes: Mapping[str, Any] | None = None
+) -> AsyncIterator[Stack]:
+    """Start the issuer, then the merchant (which trusts the issuer's dev root).
+
+    ``issuer_changes`` are extra :class:`issuer.settings.IssuerSettings` fields (e.g.
+    ``frictionless_limits``)."""
     from issuer.api_keys import create_api_key
     from issuer.app import create_app as create_issuer_app
     from issuer.app_keys import RESOURCES
@@ -97,6 +102,7 @@ async def running_stack(directory: Path) -> AsyncIterator[Stack]:
         data_dir=directory / "issuer",
         public_origin=issuer_origin,
         port=issuer_port,
+        **(issuer_changes or {}),
     )
     issuer_log, merchant_log = RequestLog(), RequestLog()
     issuer_app = create_issuer_app(issuer_settings)

@@ -48,6 +48,20 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         yield running
 
 
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def frictionless_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """The real services, the issuer publishing a frictionless policy (30.00 EUR), as
+    ``ISSUER_FRICTIONLESS_LIMITS=EUR:30.00`` would configure it."""
+    from issuer.settings import parse_frictionless_limits
+
+    limits = parse_frictionless_limits("EUR:30.00")
+    async with running_stack(
+        tmp_path_factory.mktemp("frictionless-stack"),
+        issuer_changes={"frictionless_limits": limits},
+    ) as running:
+        yield running
+
+
 # --- steps ----------------------------------------------------------------------------
 
 
@@ -62,13 +76,22 @@ async def enrolled_card(
 
 
 async def start_shop_checkout(
-    stack: Stack, page: Page, pan: str, *, security_code: str = "123", item: str = "cup"
+    stack: Stack,
+    page: Page,
+    pan: str,
+    *,
+    security_code: str = "123",
+    item: str = "cup",
+    popup: bool = False,
 ) -> None:
-    """Fill in the demo shop's checkout form and submit it (the shop redirects to the bank)."""
+    """Fill in the demo shop's checkout form and submit it (the shop redirects to the bank,
+    or, with ``popup``, shows its page with the button that opens the bank in a popup)."""
     await page.goto(f"{stack.shop_origin}/shop/checkout?item={item}")
     await page.fill("input[name=pan]", pan)
     await page.fill("input[name=expiry]", "12/30")
     await page.fill("input[name=securityCode]", security_code)
+    if popup:
+        await page.check("input[name=display][value=popup]")
     await page.click("button[data-once]")
 
 
@@ -136,47 +159,24 @@ async def tamper_redirect(
     await page.route("**/shop/checkout", handler)
 
 
-async def shop_page_with_popup(stack: Stack, page: Page, bank_url: str) -> None:
-    """A shop page that opens the bank in a popup on click (#pay-popup), takes the result
-    from the popup's message (accepted from the issuer origin only) and POSTs it to the
-    shop's return endpoint, as docs/interfaces.md section 5 describes."""
-    await page.goto(f"{stack.shop_origin}/shop")
-    await page.evaluate(
-        """([payUrl, issuerOrigin]) => {
-             const button = document.createElement("button");
-             button.id = "pay-popup"; button.textContent = "Pay with your bank";
-             button.addEventListener("click", () => window.open(payUrl, "bank", "popup"));
-             document.body.prepend(button);
-             window.addEventListener("message", (event) => {
-               if (event.origin !== issuerOrigin || event.data.type !== "cardcert.result") return;
-               const form = document.createElement("form");
-               form.method = "post"; form.action = "/checkout/return";
-               for (const name of ["checkoutId", "result", "presentation"]) {
-                 if (event.data[name] === undefined) continue;
-                 const input = document.createElement("input");
-                 input.type = "hidden"; input.name = name; input.value = event.data[name];
-                 form.append(input);
-               }
-               document.body.append(form); form.submit();
-             });
-           }""",
-        [bank_url, stack.issuer_origin],
-    )
+async def open_shop_popup(
+    stack: Stack, page: Page, pan: str, *, item: str
+) -> tuple[Page, str, asyncio.Future[Any]]:
+    """Check out in the demo shop with *Pay in a pop-up window*, then click the shop's
+    button that opens the bank in a popup (merchant/static/popup.js).
 
-
-async def popup_checkout(stack: Stack, pan: str, amount: str = "24.90") -> dict[str, Any]:
-    """A checkout created through the merchant API, to be shown in a popup."""
-    return await stack.create_checkout(
-        {
-            "amount": amount,
-            "currency": "EUR",
-            "orderReference": "popup-test",
-            "returnUrl": f"{stack.shop_origin}/checkout/return",
-            "card": {"bin": pan[:6], "last4": pan[-4:]},
-            "cardData": {"pan": pan, "expiry": "12/30", "securityCode": "123"},
-            "display": "popup",
-        }
-    )
+    Returns the popup, the checkout id the shop page waits for, and a future for the
+    popup's closing."""
+    await start_shop_checkout(stack, page, pan, item=item, popup=True)
+    await page.wait_for_selector("#pay-popup")
+    assert await page.get_attribute("#pay-popup", "data-issuer-origin") == stack.issuer_origin
+    checkout_id = str(await page.get_attribute("#pay-popup", "data-checkout-id"))
+    async with page.expect_popup() as popup_info:
+        await page.click("#pay-popup")
+    popup = await popup_info.value
+    closed = asyncio.ensure_future(popup.wait_for_event("close"))
+    assert await page.get_attribute("#popup-status", "data-state") == "open"
+    return popup, checkout_id, closed
 
 
 # --- tests ------------------------------------------------------------------------------
@@ -360,20 +360,42 @@ async def test_cancelled_confirmation(context: BrowserContext, stack: Stack) -> 
 
 
 async def test_popup_flow(context: BrowserContext, stack: Stack) -> None:
+    """The shop's own popup option: the bank's confirmation in a popup, the result handed
+    back to the shop window by postMessage, the verdict shown there."""
     page = await context.new_page()
     pan, _ = await enrolled_card(stack, page)
-    created = await popup_checkout(stack, pan)
-    await shop_page_with_popup(stack, page, created["redirectUrl"])
-    async with page.expect_popup() as popup_info:
-        await page.click("#pay-popup")
-    popup = await popup_info.value
-    closed = asyncio.ensure_future(popup.wait_for_event("close"))
+    popup, checkout_id, closed = await open_shop_popup(stack, page, pan, item="beans")
     await popup.wait_for_selector("body[data-page='confirm']")
     assert await popup.text_content("#amount") == "24.90 EUR"
+    # A result from anyone but the bank's popup is ignored (here: the shop's own origin).
+    await page.evaluate(
+        """(id) => window.postMessage(
+             {type: "cardcert.result", checkoutId: id, result: "cancelled"}, "*")""",
+        checkout_id,
+    )
+    await page.wait_for_timeout(200)
+    assert await page.get_attribute("#popup-status", "data-state") == "open"
+    mark = stack.issuer_log.mark()
     await popup.click("#confirm")
+    result = await verdict(page)  # in the shop window
+    await closed
+    assert (result["code"], result["checkoutId"]) == ("authenticated", checkout_id)
+    assert stack.issuer_log.since(mark) == [], stack.issuer_log.paths(mark)
+    described = await stack.checkout(checkout_id)
+    assert described["state"] == "authenticated"
+    assert described["verdict"]["confirmation"] == "explicit"
+
+
+async def test_popup_cancelled(context: BrowserContext, stack: Stack) -> None:
+    page = await context.new_page()
+    pan, _ = await enrolled_card(stack, page)
+    popup, checkout_id, closed = await open_shop_popup(stack, page, pan, item="cup")
+    await popup.wait_for_selector("body[data-page='confirm']")
+    await popup.click("#cancel")
     result = await verdict(page)
     await closed
-    assert (result["code"], result["checkoutId"]) == ("authenticated", created["checkoutId"])
+    assert (result["heading"], result["checkoutId"]) == ("Payment cancelled", checkout_id)
+    assert (await stack.checkout(checkout_id))["state"] == "cancelled"
 
 
 async def test_fallback_page_then_enrollment_resumes(context: BrowserContext, stack: Stack) -> None:
@@ -491,12 +513,7 @@ async def test_popup_through_the_fallback_page_keeps_its_opener(
     page = await context.new_page()
     pan = new_pan()
     card = await stack.register_card(pan)
-    created = await popup_checkout(stack, pan, amount="12.30")
-    await shop_page_with_popup(stack, page, created["redirectUrl"])
-    async with page.expect_popup() as popup_info:
-        await page.click("#pay-popup")
-    popup = await popup_info.value
-    closed = asyncio.ensure_future(popup.wait_for_event("close"))
+    popup, checkout_id, closed = await open_shop_popup(stack, page, pan, item="cup")
     await popup.wait_for_selector("body[data-page='pay-fallback'][data-request='valid']")
     assert await popup.evaluate("window.opener !== null")
     await popup.click("#enroll-link")
@@ -507,4 +524,46 @@ async def test_popup_through_the_fallback_page_keeps_its_opener(
     await popup.click("#confirm")
     result = await verdict(page)
     await closed
-    assert (result["code"], result["checkoutId"]) == ("authenticated", created["checkoutId"])
+    assert (result["code"], result["checkoutId"]) == ("authenticated", checkout_id)
+
+
+async def test_frictionless_policy_of_the_real_issuer(
+    context: BrowserContext, frictionless_stack: Stack
+) -> None:
+    """The issuer publishes ``frictionless: {"EUR": "30.00"}``: a 12.30 EUR checkout is
+    signed without the confirmation page (``confirmation: "frictionless"``, authenticated,
+    with liability shift since the demo merchant accepts frictionless); 89.00 EUR still
+    shows the confirmation page."""
+    stack = frictionless_stack
+    page = await context.new_page()
+    sent = capture_presentations(page)
+    visited: list[str] = []
+    page.on(
+        "framenavigated",
+        lambda frame: visited.append(frame.url) if frame == page.main_frame else None,
+    )
+    pan, _ = await enrolled_card(stack, page)
+    metadata = await page.evaluate(
+        """async () => (await (await fetch("/.well-known/cardcert-issuer")).json()).frictionless"""
+    )
+    assert metadata == {"EUR": "30.00"}
+
+    mark, first = stack.issuer_log.mark(), len(visited)
+    await start_shop_checkout(stack, page, pan, item="cup")  # 12.30 EUR
+    result = await verdict(page)
+    assert (result["code"], result["liabilityShift"]) == ("authenticated", "yes")
+    assert not [url for url in visited[first:] if "/pay/confirm" in url], visited[first:]
+    presentation = Presentation.parse(sent[-1]["presentation"])
+    assert presentation.transaction.confirmation == "frictionless"
+    assert stack.issuer_log.since(mark) == [], stack.issuer_log.paths(mark)
+    described = await stack.checkout(result["checkoutId"])
+    assert described["verdict"]["confirmation"] == "frictionless"
+
+    await start_shop_checkout(stack, page, pan, item="grinder")  # 89.00 EUR: above
+    await page.wait_for_selector("body[data-page='confirm']")
+    assert await page.text_content("#amount") == "89.00 EUR"
+    await page.click("#confirm")
+    result = await verdict(page)
+    assert result["code"] == "authenticated"
+    assert Presentation.parse(sent[-1]["presentation"]).transaction.confirmation == "explicit"
+    assert (await stack.checkout(result["checkoutId"]))["verdict"]["confirmation"] == "explicit"

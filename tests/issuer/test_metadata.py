@@ -37,9 +37,27 @@ async def test_well_known_metadata_follows_the_contract(issuer: Issuer) -> None:
         "statusUrl": f"{origin}/status/{{fingerprint}}",
         "serviceWorker": {"url": f"{origin}/sw.js", "scope": "/pay"},
         "statusFreshnessSeconds": 86400,
-    }
+    }  # no "frictionless": off unless configured
     ca = x509.load_pem_x509_certificate(body["caCertificate"].encode())
     assert ca.issuer == issuer.root.subject
+
+
+async def test_metadata_publishes_the_frictionless_policy_when_configured(
+    aiohttp_client: AiohttpClient, settings: IssuerSettings, clock: FakeClock
+) -> None:
+    """``ISSUER_FRICTIONLESS_LIMITS`` appears as ``frictionless`` in the shape the Service
+    Worker reads (service_worker/static/policy.js); without it the field is absent."""
+    limited = settings.with_changes(
+        frictionless_limits=IssuerSettings.from_env(
+            {"ISSUER_FRICTIONLESS_LIMITS": "EUR:30,USD:25.00"}
+        ).frictionless_limits
+    )
+    issuer = await start_issuer(aiohttp_client, limited, clock)
+    body = await (await issuer.client.get("/.well-known/cardcert-issuer")).json()
+    assert body["frictionless"] == {"EUR": "30.00", "USD": "25.00"}
+    document = openapi_document(limited)
+    assert "frictionless" in document["components"]["schemas"]["IssuerMetadata"]["properties"]
+    assert "frictionless" not in document["components"]["schemas"]["IssuerMetadata"]["required"]
 
 
 async def test_health(issuer: Issuer) -> None:

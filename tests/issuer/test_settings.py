@@ -82,3 +82,61 @@ def test_environment_and_overrides() -> None:
 def test_bad_values_fail_at_start_up(environ: dict[str, str]) -> None:
     with pytest.raises(ConfigurationError):
         IssuerSettings.from_env(environ)
+
+
+def test_frictionless_limits_are_off_by_default() -> None:
+    assert IssuerSettings.from_env({}).frictionless_limits == ()
+    assert IssuerSettings.from_env({"ISSUER_FRICTIONLESS_LIMITS": ""}).frictionless_limits == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "limits"),
+    [
+        ("EUR:30.00,USD:30.00", (("EUR", "30.00"), ("USD", "30.00"))),
+        (" EUR : 30 , JPY:3000 ,", (("EUR", "30.00"), ("JPY", "3000"))),  # canonicalised
+        ("KWD:10.5", (("KWD", "10.500"),)),
+        ("GBP:0", (("GBP", "0.00"),)),
+    ],
+)
+def test_frictionless_limits_from_the_environment(
+    text: str, limits: tuple[tuple[str, str], ...]
+) -> None:
+    settings = IssuerSettings.from_env({"ISSUER_FRICTIONLESS_LIMITS": text})
+    assert settings.frictionless_limits == limits
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "EUR",  # no amount
+        "EUR:",  # empty amount
+        "eur:30.00",  # currency codes are upper case
+        "XXX:30.00",  # not a supported currency
+        "EUR:30.001",  # more decimals than EUR has
+        "JPY:30.5",
+        "EUR:-1",
+        "EUR:abc",
+        "EUR:nan",
+        "EUR:Infinity",
+        "EUR:1e30",  # out of range
+        "EUR:30.00,EUR:20.00",  # named twice
+    ],
+)
+def test_bad_frictionless_limits_fail_at_start_up(text: str) -> None:
+    with pytest.raises(ConfigurationError):
+        IssuerSettings.from_env({"ISSUER_FRICTIONLESS_LIMITS": text})
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        (("EUR", "30"),),  # not canonical
+        (("EUR", "30.00"), ("EUR", "30.00")),
+        (("usd", "1.00"),),
+    ],
+)
+def test_frictionless_limits_are_checked_in_the_constructor(
+    limits: tuple[tuple[str, str], ...],
+) -> None:
+    with pytest.raises(ConfigurationError):
+        IssuerSettings(frictionless_limits=limits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import json
 import re
 from datetime import timedelta
@@ -20,18 +21,19 @@ from tests.merchant.conftest import (
 )
 
 
-async def _buy(merchant: Any, *, security_code: str = TEST_CVC, pan: str = TEST_PAN) -> Any:
-    return await merchant.client.post(
-        "/shop/checkout",
-        data={
-            "item": "cup",
-            "pan": pan,
-            "expiry": expiry_text(),
-            "securityCode": security_code,
-            "name": "Ada Lovelace",
-        },
-        allow_redirects=False,
-    )
+async def _buy(
+    merchant: Any, *, security_code: str = TEST_CVC, pan: str = TEST_PAN, popup: bool = False
+) -> Any:
+    data = {
+        "item": "cup",
+        "pan": pan,
+        "expiry": expiry_text(),
+        "securityCode": security_code,
+        "name": "Ada Lovelace",
+    }
+    if popup:
+        data["display"] = "popup"
+    return await merchant.client.post("/shop/checkout", data=data, allow_redirects=False)
 
 
 def _checkout_from_redirect(location: str) -> dict[str, Any]:
@@ -62,6 +64,11 @@ async def test_pages_render(make_merchant, sqlite_url):
     assert (await merchant.client.get("/static/shop.css")).status == 200
     root = await merchant.client.get("/", allow_redirects=False)
     assert root.headers["Location"] == "/shop"
+    assert 'name="display" value="popup"' in form  # the "Pay in a pop-up window" option
+    assert (await merchant.client.get("/static/popup.js")).status == 200
+    favicon = await merchant.client.get("/favicon.ico")
+    assert favicon.status == 204
+    assert "max-age" in favicon.headers["Cache-Control"]
 
 
 async def test_shop_flow_authenticated(make_merchant, database_url, credential):
@@ -101,6 +108,64 @@ async def test_shop_flow_authenticated(make_merchant, database_url, credential):
     row = await merchant.app[STORE].checkout(checkout["checkoutId"])
     assert row.state == "authenticated"
     assert row.card_data is None
+
+
+def _popup_page(html: str) -> dict[str, str]:
+    """The data the popup page hands to /static/popup.js, unescaped."""
+    button = re.search(r'<a [^>]*id="pay-popup"[^>]*>', html, re.DOTALL)
+    assert button is not None
+    return {
+        name: htmllib.unescape(value)
+        for name, value in re.findall(r'(href|data-[a-z-]+)="([^"]*)"', button.group(0))
+    }
+
+
+async def test_shop_popup_option(make_merchant, database_url, credential):
+    """Popup mode: no redirect; a page whose button opens the pay URL (request with
+    ``display: "popup"``) and whose script takes the result from the issuer origin only,
+    then posts the same fields to the return endpoint."""
+    merchant = await make_merchant(database_url)
+    response = await _buy(merchant, popup=True)
+    assert response.status == 200
+    html = await response.text()
+    assert re.search(r"<script(?![^>]*\bsrc=)", html) is None  # no inline scripts
+    assert '<script src="/static/popup.js" defer></script>' in html
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    # The popup must keep its opener: the shop allows the popups it opens to talk back.
+    assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin-allow-popups"
+    data = _popup_page(html)
+    assert data["href"] == data["data-pay-url"]
+    assert data["data-pay-url"].startswith("http://issuer.localhost:8001/pay?request=")
+    assert data["data-issuer-origin"] == "http://issuer.localhost:8001"
+    request = decode_redirect(data["data-pay-url"])
+    assert request["display"] == "popup"
+    assert request["returnUrl"] == f"{SHOP_ORIGIN}/checkout/return"
+    assert data["data-checkout-id"] == request["checkoutId"]
+    assert 'action="/checkout/return"' in html
+    assert f'name="checkoutId" value="{request["checkoutId"]}"' in html
+    row = await merchant.app[STORE].checkout(request["checkoutId"])
+    assert row.state == "pending"
+    # The fields the page submits once the popup answers: the usual verdict page.
+    checkout = {"checkoutId": request["checkoutId"], "transactionRequest": request}
+    status, verdict_html = await _return(
+        merchant,
+        {
+            "checkoutId": request["checkoutId"],
+            "result": "presented",
+            "presentation": json.dumps(present(credential, checkout).to_json()),
+        },
+    )
+    assert status == 200
+    assert "Payment authenticated" in verdict_html
+
+
+async def test_shop_popup_option_survives_a_form_error(make_merchant, sqlite_url):
+    merchant = await make_merchant(sqlite_url)
+    response = await _buy(merchant, pan="4111 1111 1111 1112", popup=True)
+    assert response.status == 422
+    assert 'name="display" value="popup" checked' in await response.text()
+    response = await _buy(merchant, pan="4111 1111 1111 1112")
+    assert 'value="popup" checked' not in await response.text()
 
 
 async def test_shop_flow_wrong_card_typed(make_merchant, sqlite_url, credential):

@@ -1,0 +1,1 @@
+"""Load tests for cardcert: locust users, synthetic cardholders and a pool seeder."""

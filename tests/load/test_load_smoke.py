@@ -1,0 +1,40 @@
+"""``scripts/load.py --smoke`` runs clean, so the locust files cannot rot unnoticed.
+
+Starts issuer and merchant on SQLite, enrolls a few synthetic cardholders, runs locust
+headless for 5 seconds with 6 users (checkouts including every kind of bad presentation,
+enrollment and renewal) and asserts exit 0: no unexpected failure, no locust exception,
+no double-accepted nonce.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytest.importorskip("locust")
+
+
+def test_load_smoke(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "load.py"), "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "unexpected failures: none" in done.stdout
+    assert "-> OK" in done.stdout  # the nonce check
+    with (tmp_path / "locust_stats.csv").open(newline="") as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    assert int(rows["Aggregated"]["Request Count"]) > 0
+    assert int(rows["Aggregated"]["Failure Count"]) == 0
+    assert "/v1/checkouts/{id}/verify [good]" in rows
+    assert (tmp_path / "report.html").exists()
