@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -51,7 +52,7 @@ def run(*, rounds: int = 15, ops: int = 200) -> dict[str, Measurement]:
     )
     wire = json.dumps(presentation.to_json()).encode()
     policy = VerificationPolicy(require_revocation_status=False)
-    expected = {
+    expected: dict[str, Any] = {
         "expected_origin": "https://shop.example",
         "expected_amount": "12.30",
         "expected_currency": "EUR",

@@ -1,0 +1,300 @@
+"""The Markdown sections of build/bench/report.md, one function per benchmark.
+
+Every section leads with ratios measured side by side in the run; absolute figures follow,
+labelled with the machine they were taken on. A headline row per ratio is collected in
+:class:`Headlines` for the table at the top of the report.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the benchmarks import the services; a broken one must not break the rest
+    from bench.browser import BrowserLatency
+    from bench.enrollment import EnrollmentResult
+    from bench.merchant_endpoint import MerchantSummary
+    from bench.timing import Measurement
+
+__all__ = [
+    "Headlines",
+    "browser_lines",
+    "core_lines",
+    "enrollment_lines",
+    "merchant_lines",
+]
+
+
+@dataclass(slots=True)
+class Headlines:
+    """Rows of the "ratios at a glance" table: (measure, value, target)."""
+
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, measure: str, value: str, target: str = "") -> None:
+        self.rows.append((measure, value, target))
+
+    def lines(self) -> list[str]:
+        return [
+            "| measure | measured | target |",
+            "|---|---:|---|",
+            *(f"| {m} | {v} | {t} |" for m, v, t in self.rows),
+        ]
+
+
+def _us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.0f} us" if seconds < 0.01 else f"{seconds * 1e3:,.2f} ms"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f} ms"
+
+
+def _pct(ratio: float) -> str:
+    return f"{ratio:.1%}" if ratio < 0.1 else f"{ratio:.0%}"
+
+
+def core_lines(results: dict[str, Measurement], machine: str, head: Headlines) -> list[str]:
+    bare = results["bare_verify"].seconds_per_op
+    lines = [
+        "## Core verification (certs.verification.verify_presentation)",
+        "",
+        f"| contender | ratio to bare verify | per op ({machine}) |",
+        "|---|---:|---:|",
+    ]
+    for name, label in (
+        ("bare_verify", "bare P-256 ECDSA verify"),
+        ("core_cold", "core, new certificate (leaf parsed + verified)"),
+        ("core_warm", "core, returning certificate (leaf check cached)"),
+        ("parse", "presentation parse (wire JSON)"),
+    ):
+        m = results[name]
+        lines.append(f"| {label} | {m.seconds_per_op / bare:.2f}x | {m.microseconds:.1f} us |")
+    lines += [
+        "",
+        "Target: core at most 2.5x a bare verify; two signature checks are the floor (2.0x) "
+        "for a new certificate, one for a returning one.",
+        "",
+    ]
+    head.add(
+        "core verify, new certificate ÷ bare P-256 verify",
+        f"{results['core_cold'].seconds_per_op / bare:.2f}x",
+        "<= 2.5x",
+    )
+    head.add(
+        "core verify, returning certificate ÷ bare P-256 verify",
+        f"{results['core_warm'].seconds_per_op / bare:.2f}x",
+        "",
+    )
+    return lines
+
+
+def enrollment_lines(
+    results: list[EnrollmentResult],
+    machine: str,
+    head: Headlines,
+    missing: list[str] | None = None,
+) -> list[str]:
+    lines = [
+        "## Enrollment (issuer, issue 3)",
+        "",
+        "Ratio = endpoint enrollments/s ÷ ceiling ops/s. Ceiling = per enrollment one "
+        "proof-of-possession verify + `card_data_digest` + `mint_card_certificate` (one P-256 "
+        "verify, one sign, the builder) on the issuer's own CA key. The endpoint (the real "
+        "issuer app, challenge + enrollment = one enrollment) runs in batches alternating "
+        "with blocks of interleaved ceiling rounds in the same process; each batch is divided "
+        "by the ceiling of the blocks just before and after it, and the ratio is the median "
+        "over batches. Target: >= 50%.",
+        "",
+        f"| endpoint | in flight | endpoint ÷ ceiling | enrollments/s ({machine}) | "
+        "ceiling/s | pair p50 / p99 | 201 responses |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        statuses = ", ".join(f"{n} x {s}" for s, n in sorted(r.statuses.items()))
+        lines.append(
+            f"| issuer on {r.database} | {r.concurrency} | **{_pct(r.ratio)}** | "
+            f"{r.endpoint_per_second:,.0f} | {r.ceiling_per_second:,.0f} | "
+            f"{r.pair_p50_ms:.1f} / {r.pair_p99_ms:.1f} ms | {statuses} of {r.enrollments} |"
+        )
+        head.add(
+            f"enrollment endpoint ÷ ceiling ({r.database}, {r.concurrency} in flight)",
+            _pct(r.ratio),
+            ">= 50%",
+        )
+    for r in results:
+        lines.append(
+            f"| issuer on {r.database}, sequential phase | 1 | {_pct(r.sequential_ratio)} | "
+            f"{r.sequential_per_second:,.0f} | (same ceiling) | "
+            f"{r.sequential['pair'] * 1e3:.1f} ms mean | {r.sequential_enrollments} |"
+        )
+    lines += ["", *(f"- {reason}" for reason in missing or [])]
+    for r in results:
+        lines.append(
+            f"- {r.database}: batches of {r.enrollments // r.batches} enrollments at "
+            + ", ".join(f"{x:,.0f}" for x in r.batch_rates)
+            + "/s, ÷ adjacent ceiling "
+            + ", ".join(_pct(x) for x in r.batch_ratios)
+            + f". Ceiling {_us(r.ceiling.seconds_per_op)} = "
+            f"{r.ceiling.seconds_per_op / r.bare_verify.seconds_per_op:.1f}x the bare P-256 "
+            f"verify ({_us(r.bare_verify.seconds_per_op)}) measured beside it; bare sign "
+            f"{_us(r.bare_sign.seconds_per_op)}."
+        )
+    if results:
+        lines += [
+            "- One process, one worker: server, client and the ceiling rounds share one event "
+            f"loop (and one core); {results[0].cards} cards registered per database before "
+            "timing. The sequential phase (one in flight) is not alternated with the ceiling; "
+            "its ratio uses the run's median ceiling.",
+            "- Settings for the bench: `ISSUER_ENROLL_RATE` = `ISSUER_ENROLL_BURST` = "
+            "`ISSUER_ENROLL_MAX_FAILURES` = 100000 (defaults 60/min, 30, 20 would refuse "
+            "this client, 127.0.0.1, after 30 requests); sweeper every 3600 s; logging not "
+            "configured, so the access log's INFO records are dropped.",
+            "",
+        ]
+    for r in results:
+        lines += _enrollment_breakdown(r)
+    return lines
+
+
+def _enrollment_breakdown(r: EnrollmentResult) -> list[str]:
+    seq = r.sequential
+    pair = seq["pair"]
+    handlers = seq.get("handlers", 0.0)
+    ceiling = sum(seq.get(step, 0.0) for step in ("pop_verify", "digest", "mint"))
+    status = seq.get("ocsp_status", 0.0)
+    database = seq.get("round_trips", 0.0)
+    orm = seq.get("orm", 0.0)
+    counts = r.counts
+    database_label = (
+        f"database round trips: {counts['round_trips']:.0f} driver awaits for "
+        f"{counts['statements']:.0f} SQL statements, {counts['commits']:.0f} commits, "
+        f"{counts['rollbacks']:.0f} rollbacks (+ fetches, cursor closes, pool resets and pings)"
+    )
+
+    def row(label: str, seconds: float) -> str:
+        return f"| {label} | {_ms(seconds)} | {seconds / pair:.0%} |"
+
+    cpu = r.cpu
+    cpu_ceiling = sum(cpu.get(step, 0.0) for step in ("pop_verify", "digest", "mint"))
+    return [
+        f"### Where an enrollment's time goes ({r.database}, one in flight, "
+        f"{r.sequential_enrollments} enrollments, wall time per enrollment)",
+        "",
+        "| part | per enrollment | share |",
+        "|---|---:|---:|",
+        row("challenge + enrollment as the client sees them", pair),
+        row("server handlers (the issuer's middlewares included)", handlers),
+        row("- ceiling steps in the handler (PoP verify, digest, mint)", ceiling),
+        row("- OCSP status signed for the response (not in the ceiling)", status),
+        row("- database layer: SQLAlchemy async calls (ORM, Core, driver)", orm),
+        row(f"  - {database_label}", database),
+        row("  - ORM and Core in Python (statement building, compilation, rows)", orm - database),
+        row(
+            "- rest of the handlers: aiohttp request/response, parsing, JSON, middlewares, "
+            "issuer code",
+            handlers - ceiling - status - orm,
+        ),
+        row("outside the handlers: aiohttp HTTP (server + client), event loop", pair - handlers),
+        row("- client's PoP signing (in the line above)", seq.get("client_sign", 0.0)),
+        "",
+        f"CPU per enrollment in the throughput phase ({r.concurrency} in flight): process "
+        f"{_ms(cpu['process'])} (event-loop thread {_ms(cpu['event_loop_thread'])}, other "
+        f"threads {_ms(cpu['other_threads'])}), of which ceiling steps in the handler "
+        f"{_ms(cpu_ceiling)} ({cpu_ceiling / cpu['process']:.0%}), OCSP signing "
+        f"{_ms(cpu.get('ocsp_status', 0.0))}, client signing {_ms(cpu.get('client_sign', 0.0))}. "
+        f"The endpoint costs {cpu['process'] / r.ceiling.seconds_per_op:.0f}x the ceiling in "
+        "CPU.",
+        "",
+    ]
+
+
+def merchant_lines(
+    summaries: dict[str, MerchantSummary],
+    machine: str,
+    head: Headlines,
+    missing: list[str] | None = None,
+) -> list[str]:
+    lines = [
+        "## Merchant verify endpoint (issue 4)",
+        "",
+        "`merchant.bench.run` per database: the core (`verify_presentation`, inputs "
+        "pre-parsed, leaf check cached) then `POST /v1/checkouts/{id}/verify`, client in the "
+        "same process. Its phases are sequential, so whole runs alternate between the "
+        "databases; each ratio is taken within a run, then the median over runs.",
+        "",
+        f"| database | endpoint ÷ core | core+parse ÷ core | endpoint/s ({machine}) | "
+        "core/s | core+parse/s | p50 / p99 | authenticated |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for label, s in summaries.items():
+        lines.append(
+            f"| {label} | **{_pct(s.ratio)}** | {_pct(s.parsing_ratio)} | "
+            f"{s.endpoint_per_second:,.0f} | {s.core_per_second:,.0f} | "
+            f"{s.core_with_parsing_per_second:,.0f} | {s.p50_ms:.1f} / {s.p99_ms:.1f} ms | "
+            f"{s.authenticated} of {s.requests} |"
+        )
+        head.add(f"merchant verify endpoint ÷ core ({label})", _pct(s.ratio), "not stated")
+    if "SQLite" in summaries and "PostgreSQL" in summaries:
+        sqlite, postgres = summaries["SQLite"], summaries["PostgreSQL"]
+        paired = sorted(
+            p.endpoint_per_second / s.endpoint_per_second
+            for s, p in zip(sqlite.runs, postgres.runs, strict=True)
+        )
+        median = paired[len(paired) // 2]
+        lines += [
+            "",
+            f"PostgreSQL ÷ SQLite endpoint throughput, paired runs: {median:.2f}x "
+            f"(runs: {', '.join(f'{x:.2f}' for x in paired)}).",
+        ]
+        head.add("merchant verify endpoint, PostgreSQL ÷ SQLite", f"{median:.2f}x", "")
+    lines.append("")
+    for label, s in summaries.items():
+        first = s.runs[0]
+        lines.append(
+            f"- {label}: {len(s.runs)} runs of {first.requests} presentations, "
+            f"{first.concurrency} in flight; endpoint/s per run "
+            + ", ".join(f"{r.endpoint_per_second:,.0f}" for r in s.runs)
+            + "; core/s "
+            + ", ".join(f"{r.core_per_second:,.0f}" for r in s.runs)
+            + "."
+        )
+    lines += [*(f"- {reason}" for reason in missing or []), ""]
+    return lines
+
+
+def browser_lines(result: BrowserLatency, machine: str, head: Headlines) -> list[str]:
+    lines = [
+        "## Browser checkout latency (headless Chromium, Service Worker)",
+        "",
+        "`tests.browser.bench.run`: stub issuer and recording merchant in this machine's "
+        "processes, the real Service Worker; the clock stops when the merchant receives the "
+        "auto-POST (no human click, no merchant verification).",
+        "",
+        f"| path | rounds | median ({machine}) | p95 | p90 | min | max |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in result.paths:
+        p95 = f"{p.p95_ms:.1f} ms" if p.p95_ms is not None else "not exposed"
+        lines.append(
+            f"| {p.label} | {p.rounds} | {p.median_ms:.1f} ms | {p95} | {p.p90_ms:.1f} ms | "
+            f"{p.min_ms:.1f} ms | {p.max_ms:.1f} ms |"
+        )
+    first = result.paths[0]
+    head.add(
+        "browser: navigation -> merchant receives POST, median (p95)",
+        f"{first.median_ms:.0f} ms ({first.p95_ms:.0f} ms)"
+        if first.p95_ms is not None
+        else f"{first.median_ms:.0f} ms",
+        "< 50 ms headless",
+    )
+    lines += [
+        "",
+        f"Requests to the issuer during the measured checkouts: "
+        f"{result.issuer_requests_during_checkouts}. Target (from the harness): < 50 ms. "
+        f"p95 by nearest rank: sample {math.ceil(0.95 * first.rounds)} of {first.rounds} in "
+        "ascending order, so a single slow round moves it.",
+        "",
+    ]
+    return lines
