@@ -31,7 +31,6 @@ Variables (default in brackets; docs/issuer.md explains each):
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -42,6 +41,7 @@ from typing import Any
 from certs.money import format_amount, is_currency
 from certs.origin import is_serialised_origin
 from certs.wire import b64url_decode
+from servicekit.environment import PrefixedEnvironment
 
 __all__ = ["ConfigurationError", "IssuerSettings", "parse_frictionless_limits"]
 
@@ -168,18 +168,9 @@ class IssuerSettings:
         Raises:
             ConfigurationError: a value is malformed or out of bounds.
         """
-        env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(_PREFIX + name)
-            return value if value not in (None, "") else None
-
-        values: dict[str, Any] = {}
-        if (data_dir := get("DATA_DIR")) is not None:
-            values["data_dir"] = Path(data_dir)
-        database_url = get("DATABASE_URL") or env.get("DATABASE_URL") or None
-        if database_url:
-            values["database_url"] = database_url
+        env = PrefixedEnvironment(_PREFIX, environ)
+        get = env.get
+        values: dict[str, Any] = env.common_values()
         if (production := get("PRODUCTION")) is not None:
             values["production"] = _flag("PRODUCTION", production)
         if (name := get("NAME")) is not None:

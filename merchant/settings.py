@@ -41,6 +41,7 @@ from typing import Any
 from certs.origin import is_serialised_origin
 from certs.verification import VerificationPolicy
 from certs.wire import b64url_decode
+from servicekit.environment import PrefixedEnvironment
 
 __all__ = ["ConfigurationError", "RevocationMode", "Settings"]
 
@@ -137,18 +138,9 @@ class Settings:
         Raises:
             ConfigurationError: a value is malformed or out of bounds.
         """
-        env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(_PREFIX + name)
-            return value if value not in (None, "") else None
-
-        values: dict[str, Any] = {}
-        if (data_dir := get("DATA_DIR")) is not None:
-            values["data_dir"] = Path(data_dir)
-        database_url = get("DATABASE_URL") or env.get("DATABASE_URL") or None
-        if database_url:
-            values["database_url"] = database_url
+        env = PrefixedEnvironment(_PREFIX, environ)
+        get = env.get
+        values: dict[str, Any] = env.common_values()
         if (roots := get("TRUST_ROOTS")) is not None:
             values["trust_roots"] = tuple(Path(p) for p in roots.split(os.pathsep) if p)
         if (age := get("MAX_STATUS_AGE")) is not None:
