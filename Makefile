@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench load load-ui fuzz system-deps-test system-deps-demo clean help
+.PHONY: demo test lint bench load load-ui system-deps-test system-deps-demo system-deps-bench clean help
 
 help:
 	@echo "make demo   - run issuer + merchant + demo shop on SQLite and print the URLs"
@@ -39,7 +39,16 @@ test: system-deps-test $(STAMP)
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: system-deps-test $(STAMP)
+BENCH_STAMP := $(VENV)/.install-stamp-bench
+
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+system-deps-bench:
+	@scripts/ensure-system-deps bench
+
+bench: system-deps-bench $(STAMP) $(BENCH_STAMP)
 	$(PY) scripts/bench.py
 
 load: system-deps-test $(STAMP)

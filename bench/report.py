@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the benchmarks import the services; a broken one must not b
     from bench.enrollment import EnrollmentResult
     from bench.merchant_endpoint import MerchantSummary
     from bench.timing import Measurement
+    from bench.workers import WorkersResult
 
 __all__ = [
     "Headlines",
@@ -23,6 +24,7 @@ __all__ = [
     "core_lines",
     "enrollment_lines",
     "merchant_lines",
+    "workers_lines",
 ]
 
 
@@ -297,4 +299,65 @@ def browser_lines(result: BrowserLatency, machine: str, head: Headlines) -> list
         "ascending order, so a single slow round moves it.",
         "",
     ]
+    return lines
+
+
+def workers_lines(
+    results: list[WorkersResult],
+    machine: str,
+    head: Headlines,
+    missing: list[str] | None = None,
+) -> list[str]:
+    lines = [
+        "## Merchant verify endpoint, 1 vs 2 worker processes (issue 6)",
+        "",
+        "`bench.workers.run` per database: the real service (`python -m merchant serve "
+        "--workers N`, 127.0.0.1) driven by `wrk` in its own process (one thread, keep-alive "
+        "connections, bench/verify.lua) with pre-signed presentations, one fresh checkout "
+        "and nonce per request, all created before timing. Runs alternate 1, 2, 1, 2 "
+        "workers, the service restarted for each; per run a warm-up, then the timed "
+        "requests; ratio = median 2-worker rate ÷ median 1-worker rate. Target: >= 1.7x. "
+        "Generator share = wrk's CPU time (`os.wait4`, user + system, loading and warm-up "
+        "included) ÷ (its wall time x cores). The database server (PostgreSQL) runs on the "
+        "same 2 cores.",
+        "",
+        f"| database | 2 workers ÷ 1 worker | paired runs | 1 worker/s ({machine}) | "
+        "2 workers/s | wrk CPU share | mean latency 1 / 2 workers | authenticated |",
+        "|---|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        one = [x for x in r.runs if x.workers == 1]
+        two = [x for x in r.runs if x.workers == 2]
+        latency_one = sorted(x.mean_latency_ms for x in one)[len(one) // 2]
+        latency_two = sorted(x.mean_latency_ms for x in two)[len(two) // 2]
+        lines.append(
+            f"| {r.database} | **{r.ratio:.2f}x** | "
+            + ", ".join(f"{x:.2f}x" for x in r.paired_ratios)
+            + f" | {r.per_second(1):,.0f} | {r.per_second(2):,.0f} | "
+            f"{_pct(r.generator_share)} | {latency_one:.1f} / {latency_two:.1f} ms | "
+            f"{r.authenticated} of {r.requests} |"
+        )
+        head.add(
+            f"merchant verify, 2 workers ÷ 1 worker ({r.database}, wrk)",
+            f"{r.ratio:.2f}x",
+            ">= 1.7x",
+        )
+    lines.append("")
+    for r in results:
+        first = r.runs[0]
+        lines.append(
+            f"- {r.database}: {len(r.runs)} runs of {first.requests} timed requests, "
+            f"{first.connections} connections; verifies/s per run "
+            + ", ".join(f"{x.per_second:,.0f} ({x.workers})" for x in r.runs)
+            + "; wrk CPU share per run "
+            + ", ".join(_pct(x.generator_share) for x in r.runs)
+            + f"; setup (PKI, account, checkouts, signing) {r.setup_seconds:.1f} s."
+        )
+    if any(r.database == "SQLite" for r in results):
+        lines.append(
+            "- SQLite: every verify writes (the nonce is consumed), and 2 processes serialise "
+            "on SQLite's single write lock, so it is not expected to scale; PostgreSQL is the "
+            "measure of the worker model."
+        )
+    lines += [*(f"- {reason}" for reason in missing or []), ""]
     return lines

@@ -1,9 +1,12 @@
 """``make bench``: run every benchmark in one process and write build/bench/report.md.
 
 Sections, in order: core verification, enrollment (issuer, SQLite and PostgreSQL),
-merchant verify endpoint (SQLite and PostgreSQL), browser checkout latency. A section that
+merchant verify endpoint (SQLite and PostgreSQL), merchant verify with 1 vs 2 worker
+processes under wrk (PostgreSQL and SQLite), browser checkout latency. A section that
 fails is reported as "not available (reason)" and the run goes on; the report is rewritten
-after every section, so an interrupted run still leaves what it measured.
+after every section, so an interrupted run still leaves what it measured. At the end the
+"ratios at a glance" table is drawn to build/bench/report.png (needs matplotlib, the
+``bench`` extra).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from bench import postgres
 from bench.report import Headlines
 
 REPORT = Path("build/bench/report.md")
+CHART = REPORT.with_suffix(".png")
+NO_MATPLOTLIB = "chart: matplotlib not installed (pip install -e '.[bench]')"
 
 
 def cpu() -> str:
@@ -62,6 +67,7 @@ class Run:
         self.head = Headlines()
         self.sections: list[str] = []
         self.timings: list[tuple[str, float]] = []
+        self.chart = ""  # the line under the table that shows or explains report.png
         self.machine = machine()
         self.label = cpu()  # labels every absolute figure
         self.intro = [
@@ -97,6 +103,7 @@ class Run:
                 "",
                 *self.head.lines(),
                 "",
+                *([self.chart, ""] if self.chart else []),
                 *self.sections,
                 "## Run",
                 "",
@@ -111,7 +118,25 @@ class Run:
         REPORT.write_text(self.text())
 
 
+def draw(run: Run) -> None:
+    """The headline table as build/bench/report.png; a note instead without matplotlib."""
+    from bench import chart
+
+    try:
+        written = chart.write(run.head.rows, CHART)
+    except Exception as error:  # a chart must never cost the report
+        traceback.print_exc()
+        run.chart = f"chart: not drawn ({_reason(error)})"
+        return
+    if written is None:
+        print(NO_MATPLOTLIB, flush=True)
+        run.chart = NO_MATPLOTLIB
+    else:
+        run.chart = f"![ratios at a glance]({CHART.name})"
+
+
 def main() -> int:
+    CHART.unlink(missing_ok=True)  # never leave a chart from an earlier run beside this report
     run = Run()
     label = run.label
 
@@ -169,6 +194,31 @@ def main() -> int:
 
         run.section("merchant verify endpoint (issue 4) vs core", merchant)
 
+        def workers() -> list[str]:
+            from bench import workers
+            from bench.report import workers_lines
+
+            databases: dict[str, Callable[[], str | None]] = {}
+            if cluster is not None:  # first: 2 workers on SQLite serialise on its write lock
+                databases["PostgreSQL"] = lambda: cluster.database("bench_workers")
+            databases["SQLite"] = lambda: None
+            results = []
+            missing = [no_postgres] if no_postgres else []
+            for database, url in databases.items():
+                try:
+                    results.append(workers.run(database=database, database_url=url()))
+                except Exception as error:
+                    traceback.print_exc()
+                    missing.append(f"{database}: not available ({_reason(error)})")
+                    run.head.add(
+                        f"merchant verify, 2 workers ÷ 1 worker ({database}, wrk)",
+                        "not available",
+                        ">= 1.7x",
+                    )
+            return workers_lines(results, label, run.head, missing)
+
+        run.section("merchant verify, 1 vs 2 worker processes (issue 6, wrk)", workers)
+
     def latency() -> list[str]:
         from bench import browser
         from bench.report import browser_lines
@@ -184,6 +234,7 @@ def main() -> int:
         return browser_lines(result, label, run.head)
 
     run.section("browser checkout latency (headless Chromium)", latency)
+    draw(run)
     run.write()
     print(run.text())
     print(f"report written to {REPORT}")

@@ -1,0 +1,395 @@
+"""1 vs 2 worker processes on the merchant's verify endpoint, driven by wrk (issue 6).
+
+For one database, :func:`run`:
+
+1. builds a throw-away PKI and cardholder (as :mod:`merchant.bench` does), a merchant
+   account with an API key and the issuer record, straight into the database;
+2. starts the real service (``python -m merchant serve --workers 2`` on 127.0.0.1) and
+   creates every checkout the runs will need through ``POST /v1/checkouts`` (each nonce is
+   single use), then stops it and signs one presentation per checkout with a stapled OCSP
+   response; one file of ``PATH<TAB>BODY`` lines per run;
+3. alternates runs with 1 and 2 workers (``1, 2, 1, 2``): start the service, let ``wrk``
+   (one thread, ``connections`` keep-alive connections, bench/verify.lua) send ``warmup``
+   then ``requests`` timed ``POST /v1/checkouts/{id}/verify``, stop the service.
+
+wrk runs in its own process; its CPU time comes from ``os.wait4`` (user + system), so the
+generator's share of the machine is CPU time ÷ (wall time x cores).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+__all__ = ["WorkersResult", "WrkRun", "run"]
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = Path(__file__).resolve().parent / "verify.lua"
+_ORIGIN = "http://shop.localhost:8002"
+_ISSUER = "http://issuer.localhost:8001"
+_PAN = "4111111111111111"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WrkRun:
+    """One timed run against ``workers`` worker processes."""
+
+    workers: int
+    requests: int
+    seconds: float
+    authenticated: int
+    connections: int
+    generator_cpu_seconds: float  # wrk's user + system time, warm-up and loading included
+    generator_wall_seconds: float
+    cores: int
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def generator_share(self) -> float:
+        """wrk's CPU time ÷ (its wall time x cores): its share of the machine."""
+        return self.generator_cpu_seconds / (self.generator_wall_seconds * self.cores)
+
+    @property
+    def mean_latency_ms(self) -> float:
+        """Little's law: connections in flight ÷ throughput."""
+        return self.connections / self.per_second * 1e3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkersResult:
+    database: str
+    runs: tuple[WrkRun, ...]
+    setup_seconds: float
+
+    def _rates(self, workers: int) -> list[float]:
+        return [r.per_second for r in self.runs if r.workers == workers]
+
+    def per_second(self, workers: int) -> float:
+        return statistics.median(self._rates(workers))
+
+    @property
+    def ratio(self) -> float:
+        """Median 2-worker rate ÷ median 1-worker rate."""
+        return self.per_second(2) / self.per_second(1)
+
+    @property
+    def paired_ratios(self) -> list[float]:
+        """Each 2-worker run ÷ the 1-worker run just before it."""
+        return [
+            two.per_second / one.per_second
+            for one, two in zip(self.runs[::2], self.runs[1::2], strict=False)
+        ]
+
+    @property
+    def generator_share(self) -> float:
+        return statistics.median(r.generator_share for r in self.runs)
+
+    @property
+    def authenticated(self) -> int:
+        return sum(r.authenticated for r in self.runs)
+
+    @property
+    def requests(self) -> int:
+        return sum(r.requests for r in self.runs)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _staple(pki: object, certificate: object, now: datetime) -> bytes:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+
+    response = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            cert=certificate,  # type: ignore[arg-type]
+            issuer=pki.issuer_ca,  # type: ignore[attr-defined]
+            algorithm=hashes.SHA1(),  # noqa: S303 - RFC 5019 CertID, not a signature
+            cert_status=ocsp.OCSPCertStatus.GOOD,
+            this_update=now - timedelta(minutes=1),
+            next_update=now + timedelta(days=1),
+            revocation_time=None,
+            revocation_reason=None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, pki.issuer_ca)  # type: ignore[attr-defined]
+        .sign(pki.issuer_key, hashes.SHA256())  # type: ignore[attr-defined]
+    )
+    return response.public_bytes(serialization.Encoding.DER)
+
+
+async def _prepare_database(database_url: str, api_key: str, issuer_ca_pem: str) -> None:
+    """Schema, one merchant account with ``api_key``, the issuer record."""
+    from merchant.issuer_directory import parse_issuer_metadata, save_issuer
+    from merchant.migrations import migrate_database
+    from merchant.store import Store
+    from servicekit.api_keys import hash_api_key
+    from servicekit.database import make_engine
+
+    now = datetime.now(UTC)
+    engine = make_engine(database_url)
+    try:
+        await migrate_database(engine)
+        await Store(engine).create_merchant(
+            merchant_id="mer_" + secrets.token_hex(6),
+            name="Bench Shop",
+            allowed_origins=(_ORIGIN,),
+            key_hash=hash_api_key(api_key),
+            now=now,
+        )
+        metadata = {
+            "version": 1,
+            "issuerName": "Bench Bank",
+            "issuerOrigin": _ISSUER,
+            "caCertificate": issuer_ca_pem,
+            "binPrefixes": ["411111"],
+            "payUrl": f"{_ISSUER}/pay",
+        }
+        await save_issuer(engine, parse_issuer_metadata(metadata), source="bench", now=now)
+    finally:
+        await engine.dispose()
+
+
+async def _create_checkouts(url: str, api_key: str, count: int) -> list[dict[str, str]]:
+    """``count`` checkouts through the API (setup, not timed)."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {api_key}"}
+    body = {
+        "amount": "12.30",
+        "currency": "EUR",
+        "returnUrl": f"{_ORIGIN}/checkout/return",
+        "card": {"bin": "411111", "last4": "1111"},
+    }
+    checkouts: list[dict[str, str]] = []
+    remaining = count
+
+    async with aiohttp.ClientSession(base_url=url, headers=headers) as session:
+
+        async def create() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                async with session.post("/v1/checkouts", json=body) as response:
+                    if response.status != 201:
+                        raise RuntimeError(f"POST /v1/checkouts: HTTP {response.status}")
+                    checkouts.append(await response.json())
+
+        await asyncio.gather(*(create() for _ in range(8)))
+    return checkouts
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the merchant service exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the merchant service did not become healthy at {url}")
+
+
+@contextmanager
+def _service(env: dict[str, str], workers: int) -> Iterator[str]:
+    """``python -m merchant serve --workers N`` on a free port; yields its base URL."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "merchant", "serve", "--port", str(port), "--workers", f"{workers}"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait_healthy(url, process)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wrk(
+    wrk: str,
+    url: str,
+    requests_file: Path,
+    api_key: str,
+    *,
+    warmup: int,
+    requests: int,
+    connections: int,
+    workers: int,
+    output: Path,
+) -> WrkRun:
+    """One wrk run; its CPU time from ``os.wait4``."""
+    command = [
+        wrk, "-t1", f"-c{connections}", "-d60s", "-s", str(SCRIPT), url,
+        "--", str(requests_file), api_key, str(warmup), str(requests),
+    ]  # fmt: skip
+    with output.open("wb") as sink:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)  # noqa: S603
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    text = output.read_text()
+    lines = [line for line in text.splitlines() if line.startswith("{")]
+    if process.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk exited with {process.returncode}: {text.strip()[-300:]}")
+    result = json.loads(lines[-1])
+    if result["other"]:
+        raise RuntimeError(f"{result['other']} verify responses were not 'authenticated'")
+    return WrkRun(
+        workers=workers,
+        requests=result["requests"],
+        seconds=result["seconds"],
+        authenticated=result["authenticated"],
+        connections=connections,
+        generator_cpu_seconds=usage.ru_utime + usage.ru_stime,
+        generator_wall_seconds=wall,
+        cores=os.cpu_count() or 1,
+    )
+
+
+def run(
+    *,
+    database: str,
+    database_url: str | None,
+    pattern: tuple[int, ...] = (1, 2, 1, 2),
+    requests: int = 1500,
+    warmup: int = 200,
+    connections: int = 16,
+    progress: Callable[[str], None] = print,
+) -> WorkersResult:
+    """Alternate runs with ``pattern`` workers on one database (None: SQLite); see above."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    from cryptography.hazmat.primitives import serialization
+
+    from certs.card_data import CardData
+    from certs.credential import CardholderCredential
+    from certs.dev_pki import DevPki
+    from certs.wire import b64url_encode
+
+    setup_started = time.monotonic()
+    now = datetime.now(UTC)
+    pki = DevPki.create(now=now - timedelta(days=1))
+    card = CardData.parse(pan=_PAN, expiry=f"12/{(now.year + 3) % 100:02d}", security_code="737")
+    card_json = {"pan": _PAN, "expiry": card.expiry.iso(), "securityCode": "737"}
+    credential = CardholderCredential.issue(
+        pki, card, now=now, crl_url=f"{_ISSUER}/crl", ocsp_url=f"{_ISSUER}/ocsp"
+    )
+    staple = _staple(pki, credential.certificate, now)
+    per_run = warmup + requests + connections  # padded: wrk never runs out of nonces
+    with tempfile.TemporaryDirectory(prefix="cardcert-bench-workers-") as directory:
+        work = Path(directory)
+        root = work / "root.pem"
+        root.write_bytes(pki.root.public_bytes(serialization.Encoding.PEM))
+        data_dir = work / "merchant"
+        data_dir.mkdir(mode=0o700)
+        env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
+        env.update(
+            {
+                "PYTHONPATH": str(ROOT),
+                "MERCHANT_DATA_DIR": str(data_dir),
+                "MERCHANT_TRUST_ROOTS": str(root),
+                "MERCHANT_CARD_DATA_KEY": b64url_encode(secrets.token_bytes(32)),
+                "MERCHANT_PUBLIC_ORIGIN": _ORIGIN,
+                "MERCHANT_SHOP": "0",
+                "MERCHANT_LOG_LEVEL": "WARNING",
+                "MERCHANT_SWEEP_INTERVAL": "3600",
+            }
+        )
+        if database_url is not None:
+            env["MERCHANT_DATABASE_URL"] = database_url
+        resolved = database_url or f"sqlite+aiosqlite:///{data_dir / 'merchant.sqlite3'}"
+        api_key = _api_key()
+        issuer_pem = pki.issuer_ca.public_bytes(serialization.Encoding.PEM).decode()
+        asyncio.run(_prepare_database(resolved, api_key, issuer_pem))
+
+        progress(f"  {database}: creating {per_run * len(pattern)} checkouts")
+        with _service(env, workers=2) as url:
+            checkouts = asyncio.run(_create_checkouts(url, api_key, per_run * len(pattern)))
+        signed_at = datetime.now(UTC)
+        files = []
+        for index in range(len(pattern)):
+            path = work / f"run-{index}.txt"
+            with path.open("w") as handle:
+                for checkout in checkouts[index * per_run : (index + 1) * per_run]:
+                    presentation = credential.present(
+                        merchant_origin=_ORIGIN,
+                        merchant_name="Bench Shop",
+                        amount="12.30",
+                        currency="EUR",
+                        checkout_id=checkout["checkoutId"],
+                        nonce=checkout["nonce"],
+                        signed_at=signed_at,
+                        status=staple,
+                    )
+                    body = json.dumps(
+                        {"presentation": presentation.to_json(), "cardData": card_json}
+                    )
+                    handle.write(f"/v1/checkouts/{checkout['checkoutId']}/verify\t{body}\n")
+            files.append(path)
+        setup_seconds = time.monotonic() - setup_started
+
+        runs = []
+        for index, workers in enumerate(pattern):
+            with _service(env, workers=workers) as url:
+                result = _wrk(
+                    wrk,
+                    url,
+                    files[index],
+                    api_key,
+                    warmup=warmup,
+                    requests=requests,
+                    connections=connections,
+                    workers=workers,
+                    output=work / f"wrk-{index}.out",
+                )
+            progress(
+                f"  {database}, {workers} worker(s): {result.per_second:,.0f} verifies/s, "
+                f"wrk {result.generator_share:.1%} of the machine"
+            )
+            runs.append(result)
+    return WorkersResult(database=database, runs=tuple(runs), setup_seconds=setup_seconds)
+
+
+def _api_key() -> str:
+    from servicekit.api_keys import generate_api_key
+
+    return generate_api_key("mk")
+
+
+if __name__ == "__main__":
+    print(run(database="SQLite", database_url=None))
