@@ -118,28 +118,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _staple(pki: object, certificate: object, now: datetime) -> bytes:
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509 import ocsp
-
-    response = (
-        ocsp.OCSPResponseBuilder()
-        .add_response(
-            cert=certificate,  # type: ignore[arg-type]
-            issuer=pki.issuer_ca,  # type: ignore[attr-defined]
-            algorithm=hashes.SHA1(),  # noqa: S303 - RFC 5019 CertID, not a signature
-            cert_status=ocsp.OCSPCertStatus.GOOD,
-            this_update=now - timedelta(minutes=1),
-            next_update=now + timedelta(days=1),
-            revocation_time=None,
-            revocation_reason=None,
-        )
-        .responder_id(ocsp.OCSPResponderEncoding.HASH, pki.issuer_ca)  # type: ignore[attr-defined]
-        .sign(pki.issuer_key, hashes.SHA256())  # type: ignore[attr-defined]
-    )
-    return response.public_bytes(serialization.Encoding.DER)
-
-
 async def _prepare_database(database_url: str, api_key: str, issuer_ca_pem: str) -> None:
     """Schema, one merchant account with ``api_key``, the issuer record."""
     from merchant.issuer_directory import parse_issuer_metadata, save_issuer
@@ -309,7 +287,11 @@ def run(
     credential = CardholderCredential.issue(
         pki, card, now=now, crl_url=f"{_ISSUER}/crl", ocsp_url=f"{_ISSUER}/ocsp"
     )
-    staple = _staple(pki, credential.certificate, now)
+    staple = pki.good_status(
+        credential.certificate,
+        this_update=now - timedelta(minutes=1),
+        next_update=now + timedelta(days=1),
+    )
     per_run = warmup + requests + connections  # padded: wrk never runs out of nonces
     with tempfile.TemporaryDirectory(prefix="cardcert-bench-workers-") as directory:
         work = Path(directory)

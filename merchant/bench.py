@@ -32,8 +32,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509 import ocsp
+from cryptography.hazmat.primitives import serialization
 
 from certs.card_data import CardData
 from certs.chain import ChainVerifier
@@ -82,25 +81,6 @@ class BenchResult:
         )
 
 
-def _staple(pki: DevPki, certificate: x509.Certificate, now: datetime) -> bytes:
-    response = (
-        ocsp.OCSPResponseBuilder()
-        .add_response(
-            cert=certificate,
-            issuer=pki.issuer_ca,
-            algorithm=hashes.SHA1(),  # noqa: S303 - RFC 5019 CertID, not a signature
-            cert_status=ocsp.OCSPCertStatus.GOOD,
-            this_update=now - timedelta(minutes=1),
-            next_update=now + timedelta(days=1),
-            revocation_time=None,
-            revocation_reason=None,
-        )
-        .responder_id(ocsp.OCSPResponderEncoding.HASH, pki.issuer_ca)
-        .sign(pki.issuer_key, hashes.SHA256())
-    )
-    return response.public_bytes(serialization.Encoding.DER)
-
-
 async def _run(requests: int, concurrency: int, database_url: str | None) -> BenchResult:
     now = datetime.now(UTC)
     pki = DevPki.create(now=now - timedelta(days=1))
@@ -111,7 +91,11 @@ async def _run(requests: int, concurrency: int, database_url: str | None) -> Ben
     credential = CardholderCredential.issue(
         pki, card, now=now, crl_url=f"{_ISSUER}/crl", ocsp_url=f"{_ISSUER}/ocsp"
     )
-    staple = _staple(pki, credential.certificate, now)
+    staple = pki.good_status(
+        credential.certificate,
+        this_update=now - timedelta(minutes=1),
+        next_update=now + timedelta(days=1),
+    )
     with tempfile.TemporaryDirectory(prefix="cardcert-bench-") as directory:
         root = Path(directory) / "root.pem"
         root.write_bytes(pki.root.public_bytes(serialization.Encoding.PEM))
