@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -27,7 +28,6 @@ from issuer.browser_pages import add_browser_routes
 from issuer.client_limits import make_request_limiter
 from issuer.clock import Clock, system_clock
 from issuer.metrics import IssuerMetrics
-from issuer.request_log import request_log
 from issuer.resources import open_resources
 from issuer.settings import IssuerSettings
 from issuer.status_cache import CachedCrl, StatusCache
@@ -57,8 +57,9 @@ def create_app(settings: IssuerSettings, *, clock: Clock | None = None) -> web.A
     metrics = IssuerMetrics()
     app = web.Application(
         middlewares=[
-            request_log,
-            make_metrics_middleware(metrics.registry),
+            make_metrics_middleware(
+                metrics.registry, access_log=logging.getLogger("cardcert.issuer.access")
+            ),
             security_headers,
             make_error_middleware("issuer"),
         ],

@@ -81,8 +81,12 @@ def make_error_middleware(
 
 
 def make_metrics_middleware(
-    registry: Registry,
+    registry: Registry, *, access_log: logging.Logger | None = None
 ) -> Middleware:
+    """Request latency into ``registry``; with ``access_log``, one INFO line per request:
+    method, route template (``/status/{fingerprint}``, never the path), status, latency.
+    Never bodies, query strings or path parameters."""
+
     @web.middleware
     async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
@@ -97,9 +101,10 @@ def make_metrics_middleware(
         finally:
             resource = request.match_info.route.resource
             route = resource.canonical if resource is not None else "unmatched"
-            registry.request_latency.observe(
-                time.perf_counter() - started, route, request.method, str(status)
-            )
+            elapsed = time.perf_counter() - started
+            registry.request_latency.observe(elapsed, route, request.method, str(status))
+            if access_log is not None:
+                access_log.info("%s %s %d %.1fms", request.method, route, status, elapsed * 1000)
 
     return metrics_middleware
 
