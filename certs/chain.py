@@ -39,6 +39,7 @@ from certs.errors import (
 )
 from certs.keys import require_p256
 from certs.oids import CARDHOLDER_AUTHENTICATION_EKU
+from certs.revocation import issuer_key_hash
 from certs.wire import b64url_encode
 
 __all__ = ["ChainVerifier", "VerifiedChain", "load_certificate"]
@@ -161,6 +162,7 @@ class _TrustedIssuer:
     root: x509.Certificate
     root_der: bytes
     key_identifier: bytes | None
+    key_sha256: bytes
     not_before: datetime
     not_after: datetime
 
@@ -190,6 +192,7 @@ class VerifiedChain:
     public_key: ec.EllipticCurvePublicKey
     fingerprint: str
     card_data_digest: CardDataDigestExtension
+    issuer_key_sha256: bytes
     checked_at: datetime
 
     @property
@@ -266,6 +269,7 @@ class ChainVerifier:
                 root=root,
                 root_der=root.public_bytes(serialization.Encoding.DER),
                 key_identifier=_key_identifier(certificate),
+                key_sha256=issuer_key_hash(certificate),
                 not_before=certificate.not_valid_before_utc,
                 not_after=certificate.not_valid_after_utc,
             )
@@ -345,6 +349,7 @@ class ChainVerifier:
             public_key=leaf.public_key,
             fingerprint=leaf.fingerprint,
             card_data_digest=leaf.card_data_digest,
+            issuer_key_sha256=issuer.key_sha256,
             checked_at=now,
         )
 

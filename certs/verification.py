@@ -33,7 +33,7 @@ from certs.errors import (
 )
 from certs.keys import verify_raw_signature
 from certs.presentation import Presentation
-from certs.revocation import CertStatus, RevocationStatus, issuer_key_hash
+from certs.revocation import CertStatus, RevocationStatus
 from certs.transaction import Confirmation, TransactionDescription
 
 __all__ = ["VerificationPolicy", "VerifiedPresentation", "verify_presentation"]
@@ -86,7 +86,7 @@ def _check_revocation(
     # The status must speak for this certificate of this issuer (RFC 6960 3.2 (1)).
     if status.serial_number != chain.leaf.serial_number or status.issuer_key_sha256 is None:
         raise StatusInvalid("the status is about another certificate")
-    if not hmac.compare_digest(status.issuer_key_sha256, issuer_key_hash(chain.issuer_ca)):
+    if not hmac.compare_digest(status.issuer_key_sha256, chain.issuer_key_sha256):
         raise StatusInvalid("the status is about another issuer")
     if status.status is CertStatus.REVOKED:
         raise CertificateRevoked()
