@@ -190,7 +190,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         await migrate_database(engines.transactional)
         app[ENGINE] = engines.transactional
-        app[STORE] = Store(engines.transactional, engines.autocommit)
+        app[STORE] = Store(engines.transactional, engines.autocommit, inline=engines.inline)
         yield
     finally:
         await engines.dispose()

@@ -1,12 +1,16 @@
 """The merchant's database engines: one for transactions, one for autocommit statements.
 
-SQLite goes through :func:`servicekit.database.make_engine` (WAL, busy timeout). For
+SQLite goes through :func:`servicekit.database.make_engine` (WAL, busy timeout) for
+migrations and the rest, and through :class:`servicekit.inline_sqlite.InlineSqlite` for the
+store's queries (statements on the event loop's thread, no aiosqlite hand-off). For
 PostgreSQL the merchant builds its own two pools, because the hot path is measured in
 round trips:
 
 - no ``pool_pre_ping``: a ping is one more round trip per checkout (about 250 us here,
-  more than the whole signature check). A connection broken by a database restart fails
-  once, is invalidated by SQLAlchemy, and the next request gets a fresh one;
+  more than the whole signature check). Instead a connection the server has closed (a
+  database restart) is dropped at checkout by a flag check without I/O
+  (:func:`servicekit.database.discard_closed_connections`); one broken while in use fails
+  that request (503) and is invalidated by SQLAlchemy;
 - an **autocommit** pool (engine-level ``isolation_level="AUTOCOMMIT"``, so no
   ``BEGIN``/``ROLLBACK`` around single statements and no per-checkout mode switch) for the
   peek and the single-statement settle;
@@ -15,11 +19,12 @@ round trips:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from servicekit.database import make_engine, normalise_database_url
+from servicekit.database import discard_closed_connections, make_engine, normalise_database_url
+from servicekit.inline_sqlite import InlineSqlite
 
 __all__ = ["Engines", "make_engines"]
 
@@ -28,11 +33,14 @@ __all__ = ["Engines", "make_engines"]
 class Engines:
     transactional: AsyncEngine
     autocommit: AsyncEngine
+    inline: InlineSqlite | None = field(default=None)
 
     async def dispose(self) -> None:
         await self.transactional.dispose()
         if self.autocommit is not self.transactional:
             await self.autocommit.dispose()
+        if self.inline is not None:
+            self.inline.dispose()
 
 
 def make_engines(url: str, *, pool_size: int = 10) -> Engines:
@@ -40,8 +48,8 @@ def make_engines(url: str, *, pool_size: int = 10) -> Engines:
     url = normalise_database_url(url)
     if not url.startswith("postgresql"):
         engine = make_engine(url)
-        return Engines(engine, engine)
-    return Engines(
+        return Engines(engine, engine, InlineSqlite(url))
+    engines = Engines(
         transactional=create_async_engine(
             url, pool_size=max(2, pool_size // 2), max_overflow=pool_size, pool_pre_ping=False
         ),
@@ -53,3 +61,6 @@ def make_engines(url: str, *, pool_size: int = 10) -> Engines:
             isolation_level="AUTOCOMMIT",
         ),
     )
+    discard_closed_connections(engines.transactional)
+    discard_closed_connections(engines.autocommit)
+    return engines

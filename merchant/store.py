@@ -25,11 +25,11 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Boolean, Text, and_, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from merchant.models import (
     ApiKey,
@@ -41,6 +41,7 @@ from merchant.models import (
     UtcDateTime,
     table_of,
 )
+from servicekit.inline_sqlite import InlineSqlite
 
 __all__ = [
     "CheckoutView",
@@ -50,6 +51,22 @@ __all__ = [
     "Store",
     "VerdictUpdate",
 ]
+
+
+class _Result(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def first(self) -> Any: ...
+
+
+class _Connection(Protocol):
+    """What the queries need: ``AsyncConnection`` or :class:`InlineConnection`."""
+
+    async def execute(
+        self, statement: Any, parameters: Mapping[str, Any] | None = None, /
+    ) -> _Result: ...
+
 
 _ACCOUNTS = table_of(MerchantAccount)
 _KEYS = table_of(ApiKey)
@@ -100,6 +117,56 @@ _PEEK = (
     )
 )
 _CHECKOUT_BY_ID = select(*_CHECKOUT_COLUMNS).where(_CHECKOUTS.c.id == bindparam("p_checkout_id"))
+_MERCHANT_FOR_KEY = (
+    select(_ACCOUNTS.c.id, _ACCOUNTS.c.name, _ACCOUNTS.c.allowed_origins)
+    .join(_KEYS, _KEYS.c.merchant_id == _ACCOUNTS.c.id)
+    .where(_KEYS.c.key_hash == bindparam("p_key_hash"), _KEYS.c.revoked_at.is_(None))
+)
+_KEY_VALID = select(_KEYS.c.merchant_id).where(
+    _KEYS.c.key_hash == bindparam("p_key_hash"), _KEYS.c.revoked_at.is_(None)
+)
+# Every column a new checkout sets (merchant.checkouts builds exactly these keys).
+_CHECKOUT_INSERT_KEYS = (
+    "id",
+    "merchant_id",
+    "merchant_name",
+    "order_reference",
+    "amount",
+    "currency",
+    "return_url",
+    "origin",
+    "nonce",
+    "card_bin",
+    "card_last4",
+    "issuer_origin",
+    "display",
+    "state",
+    "created_at",
+    "expires_at",
+    "card_data",
+    "attempts",
+)
+_INSERT_CHECKOUT = insert(_CHECKOUTS).values(
+    {key: bindparam(f"p_{key}", type_=_CHECKOUTS.c[key].type) for key in _CHECKOUT_INSERT_KEYS}
+)
+_IDEMPOTENCY_RECORD = select(
+    _IDEMPOTENCY.c.request_hash, _IDEMPOTENCY.c.status, _IDEMPOTENCY.c.response
+).where(
+    _IDEMPOTENCY.c.merchant_id == bindparam("p_merchant_id"),
+    _IDEMPOTENCY.c.key == bindparam("p_key"),
+)
+_EVIDENCE_DOCUMENT = select(_EVIDENCE.c.document).where(
+    _EVIDENCE.c.id == bindparam("p_evidence_id"),
+    _EVIDENCE.c.merchant_id == bindparam("p_merchant_id"),
+)
+
+
+def _checkout_parameters(values: Mapping[str, Any]) -> dict[str, Any]:
+    if values.keys() != set(_CHECKOUT_INSERT_KEYS):
+        raise ValueError("a new checkout sets exactly the columns of _CHECKOUT_INSERT_KEYS")
+    return {f"p_{key}": value for key, value in values.items()}
+
+
 _VERDICT_VALUES = {
     "state": bindparam("p_state"),
     "verdict_result": bindparam("p_verdict_result"),
@@ -267,28 +334,51 @@ class IdempotencyConflict(Exception):
 class Store:
     """All queries of the merchant service. One per process, around one engine."""
 
-    def __init__(self, engine: AsyncEngine, autocommit: AsyncEngine | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        autocommit: AsyncEngine | None = None,
+        *,
+        inline: InlineSqlite | None = None,
+    ) -> None:
         """``engine`` runs transactions; ``autocommit`` (PostgreSQL: an engine-level
         AUTOCOMMIT pool, see merchant.database) runs reads and single statements. On SQLite
-        one engine serves both: pysqlite never opens a transaction for a SELECT."""
+        one engine serves both: pysqlite never opens a transaction for a SELECT; with
+        ``inline`` (the service's own store) SQLite statements run on the event loop's
+        thread instead (servicekit.inline_sqlite: no thread hand-off per statement)."""
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         if autocommit is None and self._postgres:
             autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._autocommit = autocommit or engine
+        self._inline = inline
         # SQLite has one writer at a time; connections of this process that collide sleep
         # in SQLite's busy handler (milliseconds each). Queue this process's writers here
         # instead; busy_timeout still arbitrates between worker processes.
         self._sqlite_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
+    async def _write(self) -> AsyncIterator[_Connection]:
         """A write transaction (serialised per process on SQLite)."""
+        if self._inline is not None:
+            async with self._inline.begin() as inline:
+                yield inline
+            return
         if self._sqlite_writer is None:
             async with self.engine.begin() as conn:
                 yield conn
             return
         async with self._sqlite_writer, self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[_Connection]:
+        """A connection for reads and single autocommit statements."""
+        if self._inline is not None:
+            async with self._inline.connect() as inline:
+                yield inline
+            return
+        async with self._autocommit.connect() as conn:
             yield conn
 
     # --- accounts ------------------------------------------------------------------
@@ -322,7 +412,7 @@ class Store:
             )
 
     async def merchant_by_name(self, name: str) -> MerchantView | None:
-        async with self._autocommit.connect() as conn:
+        async with self._read() as conn:
             row = (
                 await conn.execute(
                     select(_ACCOUNTS.c.id, _ACCOUNTS.c.name, _ACCOUNTS.c.allowed_origins)
@@ -343,14 +433,8 @@ class Store:
 
     async def merchant_for_key(self, key_hash: str) -> MerchantView | None:
         """The merchant owning an unrevoked API key (by its hash)."""
-        async with self._autocommit.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(_ACCOUNTS.c.id, _ACCOUNTS.c.name, _ACCOUNTS.c.allowed_origins)
-                    .join(_KEYS, _KEYS.c.merchant_id == _ACCOUNTS.c.id)
-                    .where(_KEYS.c.key_hash == key_hash, _KEYS.c.revoked_at.is_(None))
-                )
-            ).first()
+        async with self._read() as conn:
+            row = (await conn.execute(_MERCHANT_FOR_KEY, {"p_key_hash": key_hash})).first()
         return None if row is None else _merchant(tuple(row))
 
     # --- checkouts -----------------------------------------------------------------
@@ -368,8 +452,8 @@ class Store:
             IdempotencyConflict: the (merchant, key) pair is already recorded.
         """
         if idempotency is None and self._postgres:
-            async with self._autocommit.connect() as conn:  # one statement, one round trip
-                await conn.execute(insert(_CHECKOUTS).values(**values))
+            async with self._read() as conn:  # one statement, one round trip
+                await conn.execute(_INSERT_CHECKOUT, _checkout_parameters(values))
             return
         try:
             async with self._write() as conn:
@@ -385,7 +469,7 @@ class Store:
                             created_at=now,
                         )
                     )
-                await conn.execute(insert(_CHECKOUTS).values(**values))
+                await conn.execute(_INSERT_CHECKOUT, _checkout_parameters(values))
         except IntegrityError:
             if idempotency is None:
                 raise
@@ -395,12 +479,10 @@ class Store:
             raise existing from None
 
     async def idempotency_record(self, merchant_id: str, key: str) -> IdempotencyConflict | None:
-        async with self._autocommit.connect() as conn:
+        async with self._read() as conn:
             row = (
                 await conn.execute(
-                    select(
-                        _IDEMPOTENCY.c.request_hash, _IDEMPOTENCY.c.status, _IDEMPOTENCY.c.response
-                    ).where(_IDEMPOTENCY.c.merchant_id == merchant_id, _IDEMPOTENCY.c.key == key)
+                    _IDEMPOTENCY_RECORD, {"p_merchant_id": merchant_id, "p_key": key}
                 )
             ).first()
         return None if row is None else IdempotencyConflict(row[0], row[1], row[2])
@@ -412,24 +494,18 @@ class Store:
 
         A checkout of another merchant is reported as absent.
         """
-        async with self._autocommit.connect() as conn:
+        async with self._read() as conn:
             row = (
                 await conn.execute(_PEEK, {"p_checkout_id": checkout_id, "p_key_hash": key_hash})
             ).first()
             if row is not None:
                 return CheckoutView.from_row(row._mapping), True
             # Rare path: tell "no such checkout" from "no such key".
-            valid = (
-                await conn.execute(
-                    select(_KEYS.c.merchant_id).where(
-                        _KEYS.c.key_hash == key_hash, _KEYS.c.revoked_at.is_(None)
-                    )
-                )
-            ).first() is not None
+            valid = (await conn.execute(_KEY_VALID, {"p_key_hash": key_hash})).first() is not None
         return None, valid
 
     async def checkout(self, checkout_id: str) -> CheckoutView | None:
-        async with self._autocommit.connect() as conn:
+        async with self._read() as conn:
             row = (await conn.execute(_CHECKOUT_BY_ID, {"p_checkout_id": checkout_id})).first()
         return None if row is None else CheckoutView.from_row(row._mapping)
 
@@ -460,7 +536,7 @@ class Store:
         nothing. False when the nonce was already consumed or has expired."""
         parameters = self._verdict_parameters(checkout_id, verdict, evidence, now)
         if self._postgres:
-            async with self._autocommit.connect() as conn:
+            async with self._read() as conn:
                 result = await conn.execute(
                     _SETTLE_POSTGRES, _only(_SETTLE_POSTGRES_NAMES, parameters)
                 )
@@ -555,18 +631,17 @@ class Store:
     # --- evidence ------------------------------------------------------------------
 
     async def evidence(self, evidence_id: str, merchant_id: str) -> str | None:
-        async with self._autocommit.connect() as conn:
+        async with self._read() as conn:
             row = (
                 await conn.execute(
-                    select(_EVIDENCE.c.document).where(
-                        _EVIDENCE.c.id == evidence_id, _EVIDENCE.c.merchant_id == merchant_id
-                    )
+                    _EVIDENCE_DOCUMENT,
+                    {"p_evidence_id": evidence_id, "p_merchant_id": merchant_id},
                 )
             ).first()
         return None if row is None else str(row[0])
 
     async def ping(self) -> None:
-        async with self._autocommit.connect() as conn:
+        async with self._read() as conn:
             await conn.execute(text("SELECT 1"))
 
 

@@ -5,10 +5,25 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests import figures
 from tests.postgres_cluster import find_pg_bin, running_cluster
+
+FIGURES_FILE = Path(__file__).resolve().parent.parent / "build" / "test-figures.json"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the hardening figures (issue 7) and keep them in build/test-figures.json."""
+    lines = figures.summary_lines()
+    if not lines:
+        return
+    terminalreporter.section("cardcert hardening figures")
+    for line in lines:
+        terminalreporter.write_line(line)
+    figures.write(FIGURES_FILE)
 
 
 @pytest.fixture(scope="session")
