@@ -40,7 +40,7 @@ class Engines:
         if self.autocommit is not self.transactional:
             await self.autocommit.dispose()
         if self.inline is not None:
-            self.inline.dispose()
+            await self.inline.dispose()
 
 
 def make_engines(url: str, *, pool_size: int = 10) -> Engines:

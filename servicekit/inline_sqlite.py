@@ -16,6 +16,13 @@ inline, on raw ``sqlite3`` connections, from SQLAlchemy Core statements compiled
   ``AsyncConnection.execute``; its result offers ``first()`` and ``rowcount``, which is
   what the stores use.
 
+Checkpoints (copying the WAL back into the database file, with an fsync) are the other
+slow part of a commit: SQLite runs one inside whichever commit crosses
+``wal_autocheckpoint`` pages, tens of milliseconds on the event loop. Inline connections
+turn that off and a worker thread runs ``PRAGMA wal_checkpoint(PASSIVE)`` after every
+``checkpoint_every`` commits instead (https://sqlite.org/wal.html section 6.1: "or it can
+run checkpoints in a separate thread"). PASSIVE never waits for readers or writers.
+
 The one thing that may block is SQLite's lock, when another worker process holds the
 write lock. Inline connections never wait inside SQLite (``busy_timeout=0``): a write
 transaction starts with ``BEGIN IMMEDIATE`` (take the write lock first; in WAL mode no
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import time
 from collections import OrderedDict
@@ -44,6 +52,7 @@ from servicekit.errors import ServiceUnavailable
 
 __all__ = ["InlineConnection", "InlineResult", "InlineRow", "InlineSqlite", "PreparedStatement"]
 
+_LOG = logging.getLogger(__name__)
 _FIRST_RETRY_SECONDS = 0.0005
 _MAX_RETRY_SECONDS = 0.02
 _CACHE_SIZE = 512
@@ -226,13 +235,19 @@ class InlineSqlite:
         lock_timeout: how long a write waits for another process's write lock.
     """
 
-    def __init__(self, url: str, *, lock_timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, *, lock_timeout: float = 10.0, checkpoint_every: int = 200
+    ) -> None:
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if not path or path.startswith(":memory:"):
             raise ValueError("inline SQLite needs a database file")
         self._path = path
         self._lock_timeout = lock_timeout
         self._idle: list[sqlite3.Connection] = []
+        self._checkpoint_every = checkpoint_every
+        self._commits = 0
+        self._checkpoint: asyncio.Future[None] | None = None
+        self._checkpointer: sqlite3.Connection | None = None
         # Write transactions of this process queue here; BEGIN IMMEDIATE arbitrates
         # between processes.
         self._writer = asyncio.Lock()
@@ -246,6 +261,7 @@ class InlineSqlite:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute("PRAGMA wal_autocheckpoint=0")  # see _committed
         return connection
 
     def _close(self, connection: sqlite3.Connection) -> None:
@@ -278,6 +294,31 @@ class InlineSqlite:
                 connection.commit()
             finally:
                 self._close(connection)
+            self._committed()
+
+    def _committed(self) -> None:
+        """Count a commit; every ``checkpoint_every``, checkpoint in a worker thread."""
+        self._commits += 1
+        if self._commits < self._checkpoint_every or self._checkpoint is not None:
+            return
+        self._commits = 0
+        self._checkpoint = asyncio.get_running_loop().run_in_executor(None, self._run_checkpoint)
+        self._checkpoint.add_done_callback(self._checkpoint_done)
+
+    def _run_checkpoint(self) -> None:
+        # Its own connection, used only from the executor thread (one checkpoint at a time).
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(
+                self._path, isolation_level=None, timeout=0, check_same_thread=False
+            )
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _checkpoint_done(self, future: asyncio.Future[None]) -> None:
+        self._checkpoint = None
+        if not future.cancelled() and future.exception() is not None:
+            # A failed checkpoint loses nothing (the WAL keeps every commit); the next
+            # one retries. Said once in the log, without SQL or values.
+            _LOG.warning("WAL checkpoint failed: %s", type(future.exception()).__name__)
 
     async def _begin_immediate(self, connection: sqlite3.Connection) -> None:
         async for _ in _attempts(self._lock_timeout):
@@ -289,6 +330,13 @@ class InlineSqlite:
                     raise
         raise ServiceUnavailable("the database is busy")
 
-    def dispose(self) -> None:
+    async def dispose(self) -> None:
+        """Close every connection, after a checkpoint still running in its thread."""
+        if self._checkpoint is not None:
+            with contextlib.suppress(Exception):  # logged by _checkpoint_done
+                await self._checkpoint
         while self._idle:
             self._idle.pop().close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None

@@ -56,7 +56,7 @@ async def database(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, InlineSql
         await conn.run_sync(METADATA.create_all)
     inline = InlineSqlite(f"sqlite+aiosqlite:///{path}", lock_timeout=0.3)
     yield engine, inline, path
-    inline.dispose()
+    await inline.dispose()
     await engine.dispose()
 
 
@@ -226,3 +226,40 @@ def test_statements_with_literal_values_keep_their_values() -> None:
     )
     assert sorted(prepared.parameters(None).values(), key=str) == [3, "x", "y"]
     assert "?" not in prepared.sql
+
+
+async def _five_commits(path: Path, checkpoint_every: int) -> InlineSqlite:
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as conn:
+        await conn.run_sync(METADATA.create_all)
+    await engine.dispose()  # the last close checkpoints: the rows below start in the WAL
+    inline = InlineSqlite(f"sqlite:///{path}", checkpoint_every=checkpoint_every)
+    for number in range(5):
+        async with inline.begin() as conn:
+            await conn.execute(
+                INSERT, {"p_id": f"row-{number}", "p_at": None, "p_flag": None, "p_blob": None}
+            )
+    return inline
+
+
+async def test_inline_commits_never_checkpoint_on_the_event_loop(tmp_path: Path) -> None:
+    path = tmp_path / "wal.sqlite3"
+    inline = await _five_commits(path, checkpoint_every=100)
+    try:
+        assert inline._checkpoint is None
+        assert b"row-4" in (tmp_path / "wal.sqlite3-wal").read_bytes()
+        assert b"row-4" not in path.read_bytes()  # still only in the WAL
+    finally:
+        await inline.dispose()
+
+
+async def test_every_n_commits_a_worker_thread_checkpoints_the_wal(tmp_path: Path) -> None:
+    path = tmp_path / "wal.sqlite3"
+    inline = await _five_commits(path, checkpoint_every=5)
+    try:
+        pending = inline._checkpoint
+        assert pending is not None  # the fifth commit started one
+        await pending
+        assert b"row-4" in path.read_bytes()  # copied back into the database file
+    finally:
+        await inline.dispose()
