@@ -50,8 +50,13 @@ def make_engines(url: str, *, pool_size: int = 10) -> Engines:
         engine = make_engine(url)
         return Engines(engine, engine, InlineSqlite(url))
     engines = Engines(
+        # hide_parameters: bound values (ciphertexts, hashes) never appear in SQL errors.
         transactional=create_async_engine(
-            url, pool_size=max(2, pool_size // 2), max_overflow=pool_size, pool_pre_ping=False
+            url,
+            pool_size=max(2, pool_size // 2),
+            max_overflow=pool_size,
+            pool_pre_ping=False,
+            hide_parameters=True,
         ),
         autocommit=create_async_engine(
             url,
@@ -59,6 +64,7 @@ def make_engines(url: str, *, pool_size: int = 10) -> Engines:
             max_overflow=pool_size,
             pool_pre_ping=False,
             isolation_level="AUTOCOMMIT",
+            hide_parameters=True,
         ),
     )
     discard_closed_connections(engines.transactional)

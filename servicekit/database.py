@@ -19,9 +19,17 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["Migration", "make_engine", "migrate", "normalise_database_url", "utcnow"]
+__all__ = [
+    "Migration",
+    "discard_closed_connections",
+    "make_engine",
+    "migrate",
+    "normalise_database_url",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -49,6 +57,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _discard_if_closed(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    is_closed = getattr(record.driver_connection, "is_closed", None)
+    if is_closed is not None and is_closed():
+        # The pool drops this connection and hands out another (SQLAlchemy "pessimistic
+        # disconnect handling" with a checkout listener).
+        raise DisconnectionError("the server closed this pooled connection")
+
+
+def discard_closed_connections(engine: AsyncEngine) -> None:
+    """Never hand out a pooled asyncpg connection the server has already closed.
+
+    For engines without ``pool_pre_ping`` (a round trip per checkout): when PostgreSQL
+    restarts, asyncpg sees each idle connection's socket close and marks it closed; this
+    checks that flag (no I/O) at checkout, so the first requests after a restart get fresh
+    connections instead of failing once per pooled connection.
+    """
+    event.listen(engine.sync_engine, "checkout", _discard_if_closed)
+
+
 def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
     """An async engine for ``url`` (SQLite file or PostgreSQL)."""
     url = normalise_database_url(url)
@@ -57,13 +84,16 @@ def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Asyn
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # hide_parameters: bound values (ciphertexts, hashes) never appear in SQL errors or logs.
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=pre_ping,
         hide_parameters=True,
     )
+    if not pre_ping:
+        discard_closed_connections(engine)
+    return engine
 
 
 @dataclass(frozen=True, slots=True)

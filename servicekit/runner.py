@@ -4,6 +4,12 @@ The parent prepares shared state once (``prepare``: database migrations, PKI fil
 forks ``workers`` processes; each builds its own app and binds the same host/port with
 ``reuse_port=True`` so the kernel spreads connections across them. Workers share state
 only through the database. SIGINT/SIGTERM stop all workers.
+
+The parent supervises: a worker that exits while the service is not stopping (killed by
+the OOM killer or ``kill -9``, or crashed) is replaced by a fresh fork; meanwhile the other
+workers keep serving the port. More than ``_MAX_RESTARTS`` replacements within
+``_RESTART_WINDOW`` seconds (a worker that cannot start) stop the service with an error
+instead of looping. tests/hardening/test_faults_workers.py kills workers mid-request.
 """
 
 from __future__ import annotations
@@ -11,9 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.connection
 import signal
 import sys
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from aiohttp import web
@@ -22,11 +32,17 @@ __all__ = ["serve"]
 
 log = logging.getLogger("cardcert.runner")
 
+_MAX_RESTARTS = 5
+_RESTART_WINDOW = 30.0
+
 
 def _run_worker(
     app_factory: Callable[[], Awaitable[web.Application]], host: str, port: int, reuse_port: bool
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent coordinates shutdown
+    # A replacement is forked after the parent installed its own SIGTERM handler; a
+    # SIGTERM before run_app installs the worker's must not run the parent's.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     web.run_app(
         app_factory(),
         host=host,
@@ -56,23 +72,56 @@ def serve(
         web.run_app(app_factory(), host=host, port=port, print=None, access_log=None)
         return
     context = multiprocessing.get_context("fork")
-    processes = [
-        context.Process(target=_run_worker, args=(app_factory, host, port, True), daemon=True)
-        for _ in range(workers)
-    ]
-    for process in processes:
+
+    def spawn() -> BaseProcess:
+        process = context.Process(
+            target=_run_worker, args=(app_factory, host, port, True), daemon=True
+        )
         process.start()
+        return process
+
+    processes = [spawn() for _ in range(workers)]
     log.info("started %d workers on %s:%d", workers, host, port)
+    stopping = False
+    gave_up = False
+    restarts: deque[float] = deque()
 
     def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
         for process in processes:
             if process.is_alive():
                 process.terminate()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    while not stopping:
+        multiprocessing.connection.wait([process.sentinel for process in processes])
+        for slot, process in enumerate(processes):
+            if stopping or process.exitcode is None:
+                continue
+            now = time.monotonic()
+            while restarts and now - restarts[0] > _RESTART_WINDOW:
+                restarts.popleft()
+            if len(restarts) >= _MAX_RESTARTS:
+                log.error(
+                    "worker %d exited with %s; %d restarts in %.0f s, stopping",
+                    process.pid,
+                    process.exitcode,
+                    len(restarts),
+                    _RESTART_WINDOW,
+                )
+                gave_up = True
+                _stop(0, None)
+                break
+            log.warning(
+                "worker %d exited with %s; starting a replacement", process.pid, process.exitcode
+            )
+            restarts.append(now)
+            processes[slot] = spawn()
     exit_code = 0
     for process in processes:
         process.join()
-        exit_code = exit_code or (process.exitcode or 0)
-    sys.exit(0 if exit_code in (0, -signal.SIGTERM) else exit_code)
+        code = process.exitcode or 0
+        exit_code = exit_code or (0 if code == -signal.SIGTERM else code)
+    sys.exit(exit_code or (1 if gave_up else 0))
