@@ -8,6 +8,7 @@ labelled with the machine they were taken on. A headline row per ratio is collec
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -265,7 +266,35 @@ def merchant_lines(
             + "."
         )
     lines += [*(f"- {reason}" for reason in missing or []), ""]
+    for label, s in summaries.items():
+        lines += _merchant_breakdown(label, s)
     return lines
+
+
+def _merchant_breakdown(label: str, summary: MerchantSummary) -> list[str]:
+    """Per request, one in flight: HTTP, database, crypto and the rest (median of runs)."""
+    parts = summary.runs[0].breakdown_us
+    if not parts:
+        return []
+    medians = {
+        part: statistics.median(r.breakdown_us[part] for r in summary.runs) for part in parts
+    }
+    total = medians["round trip (client's wall time)"]
+    lines = [
+        f"### Where a verify request's time goes ({label}, one in flight)",
+        "",
+        "Wall time of each part, timed by wrapping the calls for this phase only (median "
+        "of runs); HTTP is the round trip minus the server handler, the handler's rest is "
+        "what its timed parts leave.",
+        "",
+        "| part | us per request | share |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {part.strip()} | {value:,.0f} | {value / total:.0%} |"
+        for part, value in medians.items()
+    ]
+    return [*lines, ""]
 
 
 def browser_lines(result: BrowserLatency, machine: str, head: Headlines) -> list[str]:

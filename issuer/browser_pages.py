@@ -29,6 +29,7 @@ from certs.wire import b64url_encode
 from issuer.app_keys import SETTINGS
 from issuer.settings import IssuerSettings
 from servicekit.errors import NotFound, PayloadTooLarge
+from servicekit.form_body import read_form
 from servicekit.middleware import Handler
 
 __all__ = ["PLACEHOLDER_FILES", "STATIC_TYPES", "add_browser_routes", "placeholder_page"]
@@ -98,7 +99,7 @@ def _page(route: str, what: str) -> Handler:
 
 async def _posted_pay(request: web.Request) -> web.StreamResponse:
     """A form POST to /pay without a worker: redirect to the GET form the fallback reads."""
-    form = await request.post()
+    form = await read_form(request)
     field = form.get("request")
     if not isinstance(field, str) or not field:
         raise web.HTTPSeeOther("/pay")

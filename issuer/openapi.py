@@ -69,6 +69,8 @@ def _path_parameter(name: str, description: str) -> dict[str, Any]:
 _BODY_CODES = ("request_malformed", "unsupported_media_type", "payload_too_large")
 _AUTH_CODES = ("unauthorized",)
 _LIMIT_CODES = ("rate_limited",)
+# The database unreachable (servicekit.middleware): any operation that reads or writes it.
+_DB_CODES = ("service_unavailable",)
 _REASONS = [
     "unspecified",
     "keyCompromise",
@@ -228,7 +230,13 @@ def _schemas() -> dict[str, Any]:
         },
         "Revocation": {
             "type": "object",
-            "properties": {"reason": {"enum": _REASONS, "default": "unspecified"}},
+            "properties": {
+                "reason": {
+                    "enum": [*_REASONS, None],
+                    "default": "unspecified",
+                    "description": "RFC 5280 CRLReason name; absent or null: unspecified",
+                }
+            },
         },
         "Empty": {"type": "object"},
         "Challenge": {
@@ -302,6 +310,7 @@ def openapi_document(settings: IssuerSettings) -> dict[str, Any]:
     enrollment_codes = (
         *_BODY_CODES,
         *_LIMIT_CODES,
+        *_DB_CODES,
         "activation_code_invalid",
         "activation_code_expired",
         "activation_code_used",
@@ -319,6 +328,7 @@ def openapi_document(settings: IssuerSettings) -> dict[str, Any]:
     renewal_codes = (
         *_BODY_CODES,
         *_LIMIT_CODES,
+        *_DB_CODES,
         "credential_unknown",
         "credential_revoked",
         "card_expired",
@@ -368,6 +378,7 @@ def openapi_document(settings: IssuerSettings) -> dict[str, Any]:
                 codes=(
                     *_BODY_CODES,
                     *_AUTH_CODES,
+                    *_DB_CODES,
                     "pan_invalid",
                     "expiry_invalid",
                     "security_code_invalid",
@@ -385,7 +396,7 @@ def openapi_document(settings: IssuerSettings) -> dict[str, Any]:
             "post": _operation(
                 "Issue a new activation code (outstanding ones expire)",
                 responses={"201": _json(_ref("IssuedActivationCode"), "New code")},
-                codes=(*_AUTH_CODES, "card_unknown", "card_revoked", "card_expired"),
+                codes=(*_AUTH_CODES, *_DB_CODES, "card_unknown", "card_revoked", "card_expired"),
                 secured=True,
                 parameters=[card_id],
                 tag="back office",
@@ -395,7 +406,7 @@ def openapi_document(settings: IssuerSettings) -> dict[str, Any]:
             "get": _operation(
                 "A card's credentials and certificates",
                 responses={"200": _json(_ref("CardCredentials"), "Credentials")},
-                codes=(*_AUTH_CODES, "card_unknown"),
+                codes=(*_AUTH_CODES, *_DB_CODES, "card_unknown"),
                 secured=True,
                 parameters=[card_id],
                 tag="back office",
@@ -406,7 +417,13 @@ def openapi_document(settings: IssuerSettings) -> dict[str, Any]:
                 "Revoke a card: all its credentials, outstanding codes and future enrollment",
                 body="Revocation",
                 responses={"200": _json(_ref("CardCredentials"), "Revoked")},
-                codes=(*_BODY_CODES, *_AUTH_CODES, "card_unknown", "revocation_reason_invalid"),
+                codes=(
+                    *_BODY_CODES,
+                    *_AUTH_CODES,
+                    *_DB_CODES,
+                    "card_unknown",
+                    "revocation_reason_invalid",
+                ),
                 secured=True,
                 parameters=[card_id],
                 tag="back office",
@@ -420,6 +437,7 @@ def openapi_document(settings: IssuerSettings) -> dict[str, Any]:
                 codes=(
                     *_BODY_CODES,
                     *_AUTH_CODES,
+                    *_DB_CODES,
                     "credential_unknown",
                     "revocation_reason_invalid",
                 ),
@@ -433,7 +451,7 @@ def openapi_document(settings: IssuerSettings) -> dict[str, Any]:
                 "A single-use challenge for enrollment or renewal (5 minutes)",
                 body="Empty",
                 responses={"200": _json(_ref("Challenge"), "Challenge")},
-                codes=(*_BODY_CODES, *_LIMIT_CODES),
+                codes=(*_BODY_CODES, *_LIMIT_CODES, *_DB_CODES),
                 tag="cardholder",
             )
         },
@@ -493,7 +511,7 @@ def openapi_document(settings: IssuerSettings) -> dict[str, Any]:
                         "DER OCSP response, nextUpdate = thisUpdate + statusFreshnessSeconds",
                     )
                 },
-                codes=("credential_unknown",),
+                codes=("credential_unknown", *_DB_CODES),
                 parameters=[_path_parameter("fingerprint", "base64url SHA-256 of the DER")],
                 tag="status",
             )
@@ -559,7 +577,11 @@ def openapi_document(settings: IssuerSettings) -> dict[str, Any]:
                         }
                     }
                 },
-                "responses": {"303": {"description": "Location: /pay?request=<base64url>"}},
+                "responses": {
+                    "303": {"description": "Location: /pay?request=<base64url>"},
+                    "default": _errors("request_malformed", "payload_too_large"),
+                },
+                "x-error-codes": ["request_malformed", "payload_too_large"],
             },
         },
     }

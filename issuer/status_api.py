@@ -80,7 +80,9 @@ async def post_ocsp(request: web.Request) -> web.Response:
     return await _answer(request, body)
 
 
-@routes.get("/ocsp/{request:.+}")
+# Any characters, newlines included: a GET that is not base64 is answered malformedRequest
+# like every other bad OCSP request (RFC 6960 section 2.3), not with a JSON 404.
+@routes.get(r"/ocsp/{request:[\s\S]+}")
 async def get_ocsp(request: web.Request) -> web.Response:
     text = unquote(request.match_info["request"]).strip()
     text = text.replace("-", "+").replace("_", "/")

@@ -12,7 +12,7 @@ import re
 
 from aiohttp import web
 
-from merchant.app_keys import CHECKOUTS, CLOCK, METRICS, STORE
+from merchant.app_keys import CHECKOUT_LIMITER, CHECKOUTS, CLOCK, METRICS, STORE
 from merchant.checkouts import parse_card_data
 from merchant.openapi import openapi_document
 from merchant.store import CheckoutView, MerchantView
@@ -71,7 +71,11 @@ async def openapi(request: web.Request) -> web.Response:
 
 @routes.post("/v1/checkouts", name="create_checkout")
 async def create_checkout(request: web.Request) -> web.Response:
+    # Rate limited per client address (before the key lookup) and per merchant API key.
+    limiter = request.app[CHECKOUT_LIMITER]
+    limiter.check("client:" + (request.remote or "unknown"))
     merchant = await _merchant(request)
+    limiter.check("merchant:" + merchant.id)
     body = await read_json_object(request)
     status, response, replayed = await request.app[CHECKOUTS].create_from_body(
         merchant, body, idempotency_key=request.headers.get("Idempotency-Key")

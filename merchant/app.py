@@ -33,6 +33,7 @@ from certs.wire import b64url_encode
 from merchant.api import routes as api_routes
 from merchant.app_keys import (
     CHAIN_VERIFIER,
+    CHECKOUT_LIMITER,
     CHECKOUTS,
     CLOCK,
     DEMO_MERCHANT,
@@ -170,6 +171,9 @@ def create_app(
     app[CLOCK] = clock or _utcnow
     app[METRICS] = metrics
     app[RETURN_LIMITER] = RateLimiter(rate=120, per=60, burst=60)
+    app[CHECKOUT_LIMITER] = RateLimiter(
+        rate=settings.checkout_rate_per_minute, per=60, burst=settings.checkout_burst
+    )
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_verification)
     app.cleanup_ctx.append(_development)

@@ -20,6 +20,7 @@ from servicekit.rate_limit import RateLimiter
 __all__ = [
     "CHAIN_VERIFIER",
     "CHECKOUTS",
+    "CHECKOUT_LIMITER",
     "CLOCK",
     "DEMO_MERCHANT",
     "ENGINE",
@@ -44,3 +45,5 @@ VERIFIER = web.AppKey("verifier", Verifier)
 CHECKOUTS = web.AppKey("checkouts", CheckoutService)
 DEMO_MERCHANT = web.AppKey("demo_merchant", MerchantView)
 RETURN_LIMITER = web.AppKey("return_limiter", RateLimiter)
+# Checkout creation, keyed "merchant:<id>" (its API key) and "client:<address>".
+CHECKOUT_LIMITER = web.AppKey("checkout_limiter", RateLimiter)

@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import secrets
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +54,7 @@ from servicekit.api_keys import generate_api_key, hash_api_key
 __all__ = ["BenchResult", "main", "run"]
 
 _ORIGIN = "http://shop.localhost:8002"
+_SEQUENTIAL = 200  # requests of the sequential (breakdown) phase
 _ISSUER = "http://issuer.localhost:8001"
 
 
@@ -64,6 +69,8 @@ class BenchResult:
     endpoint_p50_ms: float
     endpoint_p99_ms: float
     authenticated: int
+    # Sequential phase: microseconds per request, by part (see _breakdown).
+    breakdown_us: dict[str, float] = field(default_factory=dict)
 
     def report(self) -> str:
         ratio = self.endpoint_per_second / self.core_per_second
@@ -77,8 +84,105 @@ class BenchResult:
                 f"  (p50 {self.endpoint_p50_ms:.2f} ms, p99 {self.endpoint_p99_ms:.2f} ms,"
                 f" {ratio:.0%} of core)",
                 f"  authenticated verdicts             {self.authenticated:9d}",
+                *self.breakdown_lines(),
             )
         )
+
+    def breakdown_lines(self) -> list[str]:
+        """Where one request's time goes (sequential phase, one request in flight)."""
+        if not self.breakdown_us:
+            return []
+        total = self.breakdown_us["round trip (client's wall time)"]
+        lines = ["  per request, one in flight (us, share of the round trip):"]
+        lines += [
+            f"    {part:44s} {value:7.0f}  {value / total:4.0%}"
+            for part, value in self.breakdown_us.items()
+        ]
+        return lines
+
+
+class _Timers:
+    """Wall time of labelled calls, collected only while ``active`` (the sequential phase:
+    one request in flight, so a call's wall time is its own). Patches are removed after."""
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.active = False
+
+    def _add(self, label: str, started: float) -> None:
+        if self.active:
+            self.seconds[label] += time.perf_counter() - started
+
+    def _wrap(self, function: Callable[..., Any], label: str) -> Callable[..., Any]:
+        if asyncio.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await function(*args, **kwargs)
+                finally:
+                    self._add(label, started)
+
+            return timed_async
+
+        @functools.wraps(function)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self._add(label, started)
+
+        return timed
+
+    @contextmanager
+    def patched(self, targets: list[tuple[Any, str, str]]) -> Iterator[None]:
+        """Replace ``owner.name`` with a timed wrapper for each ``(owner, name, label)``."""
+        originals = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
+        for owner, name, label in targets:
+            setattr(owner, name, self._wrap(getattr(owner, name), label))
+        try:
+            yield
+        finally:
+            for owner, name, original in originals:
+                setattr(owner, name, original)
+
+    def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
+        @web.middleware
+        async def timing(
+            request: web.Request,
+            handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        ) -> web.StreamResponse:
+            started = time.perf_counter()
+            try:
+                return await handler(request)
+            finally:
+                self._add(_SERVER, started)
+
+        return timing
+
+
+_SERVER = "server: middlewares + handler"
+_PARTS = (
+    ("database: peek (API key + checkout)", "checkout_for_key"),
+    ("database: settle (nonce + verdict + evidence)", "settle"),
+)
+
+
+def _breakdown(timers: _Timers, round_trip: float, count: int) -> dict[str, float]:
+    """Microseconds per request by part; "rest" and "HTTP" are what the parts leave."""
+    per = {label: seconds / count * 1e6 for label, seconds in timers.seconds.items()}
+    server = per.pop(_SERVER, 0.0)
+    parts = dict(sorted(per.items()))
+    rest = server - sum(parts.values())
+    return {
+        "round trip (client's wall time)": round_trip / count * 1e6,
+        "aiohttp server + client + loopback": round_trip / count * 1e6 - server,
+        _SERVER: server,
+        **{f"  {label}": value for label, value in parts.items()},
+        "  rest: JSON body, card data, checkout rules, response": rest,
+    }
 
 
 async def _run(requests: int, concurrency: int, database_url: str | None) -> BenchResult:
@@ -106,8 +210,13 @@ async def _run(requests: int, concurrency: int, database_url: str | None) -> Ben
             card_data_key=secrets.token_bytes(32),
             public_origin=_ORIGIN,
             shop_enabled=False,
+            # One client creates every checkout of the run: lift the abuse limits.
+            checkout_rate_per_minute=1_000_000,
+            checkout_burst=1_000_000,
         )
         app = create_app(settings)
+        timers = _Timers()
+        app.middlewares.insert(0, timers.middleware())
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -142,6 +251,8 @@ async def _run(requests: int, concurrency: int, database_url: str | None) -> Ben
                 requests=requests,
                 concurrency=concurrency,
                 database="PostgreSQL" if database_url and "postgres" in database_url else "SQLite",
+                timers=timers,
+                app=app,
             )
         finally:
             await runner.cleanup()
@@ -159,6 +270,8 @@ async def _measure(
     requests: int,
     concurrency: int,
     database: str,
+    timers: _Timers,
+    app: web.Application,
 ) -> BenchResult:
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -171,9 +284,11 @@ async def _measure(
             "returnUrl": f"{_ORIGIN}/checkout/return",
             "card": {"bin": "411111", "last4": "1111"},
         }
-        for _ in range(requests):
+        for _ in range(requests + _SEQUENTIAL):
             async with session.post("/v1/checkouts", json=body, headers=headers) as response:
                 checkouts.append(await response.json())
+        sequential_checkouts = checkouts[requests:]
+        checkouts = checkouts[:requests]
         signed_at = datetime.now(UTC)
         presentations = [
             credential.present(
@@ -189,6 +304,27 @@ async def _measure(
             for c in checkouts
         ]
         wires = [p.to_json() for p in presentations]
+        sequential_bodies = [
+            (
+                c["checkoutId"],
+                json.dumps(
+                    {
+                        "presentation": credential.present(
+                            merchant_origin=_ORIGIN,
+                            merchant_name="Bench Shop",
+                            amount="12.30",
+                            currency="EUR",
+                            checkout_id=c["checkoutId"],
+                            nonce=c["nonce"],
+                            signed_at=signed_at,
+                            status=staple,
+                        ).to_json(),
+                        "cardData": card_json,
+                    }
+                ).encode(),
+            )
+            for c in sequential_checkouts
+        ]
 
         # 1. The core alone, everything pre-parsed (what the endpoint cannot go below).
         chains = ChainVerifier([pki.root])
@@ -261,6 +397,35 @@ async def _measure(
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         endpoint_rate = requests / (time.perf_counter() - started)
+
+        # 4. Sequential: one request in flight, the parts of each timed (module docstring).
+        import merchant.status
+        import merchant.verifier
+
+        targets: list[tuple[Any, str, str]] = [(app[STORE], name, label) for label, name in _PARTS]
+        targets += [
+            (merchant.verifier, "_parse_presentation", "parse presentation (JSON, base64, JCS)"),
+            (
+                merchant.status.StatusResolver,
+                "read_staple",
+                "stapled OCSP read (cached per staple)",
+            ),
+            (merchant.verifier, "verify_presentation", "core: verify_presentation (crypto)"),
+            (merchant.verifier, "build_evidence", "evidence document"),
+        ]
+        round_trip = 0.0
+        with timers.patched(targets):
+            timers.active = True
+            for checkout_id, payload in sequential_bodies:
+                sent = time.perf_counter()
+                async with session.post(
+                    f"/v1/checkouts/{checkout_id}/verify", data=payload, headers=headers
+                ) as response:
+                    result = await response.json()
+                round_trip += time.perf_counter() - sent
+                authenticated += result["verdict"]["result"] == "authenticated"
+            timers.active = False
+        breakdown = _breakdown(timers, round_trip, len(sequential_bodies))
     latencies.sort()
     return BenchResult(
         requests=requests,
@@ -272,6 +437,7 @@ async def _measure(
         endpoint_p50_ms=statistics.median(latencies) * 1000,
         endpoint_p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
         authenticated=authenticated,
+        breakdown_us=breakdown,
     )
 
 

@@ -1,4 +1,10 @@
-"""The OpenAPI 3.1 description of every JSON endpoint (served at ``GET /openapi.json``)."""
+"""The OpenAPI 3.1 description of every JSON endpoint (served at ``GET /openapi.json``).
+
+Every error answer is ``{"error": {"code", "message"}}``; each operation documents its
+error statuses with the stable codes each one carries, and lists all of them in
+``x-error-codes`` (as the issuer's document does). tests/hardening/test_api_schema.py
+holds the service to it.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +24,40 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-_ERRORS = {
-    "400": _json(_ref("Error"), "Malformed request (`request_malformed`)"),
-    "401": _json(_ref("Error"), "Missing or unknown API key (`unauthorized`)"),
-    "404": _json(_ref("Error"), "No such resource (`not_found`)"),
+_CARD_DATA_CODES = ("pan_invalid", "expiry_invalid", "security_code_invalid", "name_invalid")
+_BODY_ERRORS: dict[str, tuple[str, ...]] = {
+    "400": ("request_malformed",),
+    "413": ("payload_too_large",),
+    "415": ("unsupported_media_type",),
 }
+# Every operation that uses the database answers 503 when it is unreachable
+# (servicekit.middleware).
+_DB_ERRORS: dict[str, tuple[str, ...]] = {"503": ("service_unavailable",)}
+_AUTH_ERRORS: dict[str, tuple[str, ...]] = {"401": ("unauthorized",), **_DB_ERRORS}
+_LOOKUP_ERRORS: dict[str, tuple[str, ...]] = {**_AUTH_ERRORS, "404": ("not_found",)}
+
+
+def _errors(statuses: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """The error responses and ``x-error-codes`` of an operation: status -> stable codes."""
+    responses = {
+        status: _json(_ref("Error"), "Error; `error.code` is " + ", ".join(f"`{c}`" for c in codes))
+        for status, codes in sorted(statuses.items())
+    }
+    codes = sorted({code for listed in statuses.values() for code in listed})
+    return {"responses": responses, "x-error-codes": codes}
+
+
+def _operation(
+    operation: dict[str, Any], responses: dict[str, Any], errors: dict[str, tuple[str, ...]]
+) -> dict[str, Any]:
+    documented = _errors(errors)
+    return {
+        **operation,
+        "responses": {**responses, **documented["responses"]},
+        "x-error-codes": documented["x-error-codes"],
+    }
+
+
 _B64URL = {"type": "string", "pattern": "^[A-Za-z0-9_-]*$", "description": "unpadded base64url"}
 _CHECKOUT_ID = {"name": "checkoutId", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -226,13 +261,11 @@ def openapi_document() -> dict[str, Any]:
         },
         "paths": {
             "/health": {
-                "get": {
-                    "operationId": "health",
-                    "responses": {
-                        "200": _json(_ref("Health"), "The service and its database are up"),
-                        "503": _json(_ref("Error"), "`service_unavailable`"),
-                    },
-                }
+                "get": _operation(
+                    {"operationId": "health"},
+                    {"200": _json(_ref("Health"), "The service and its database are up")},
+                    {"503": ("service_unavailable",)},
+                )
             },
             "/metrics": {
                 "get": {
@@ -252,103 +285,130 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/v1/checkouts": {
-                "post": {
-                    "operationId": "createCheckout",
-                    "security": bearer,
-                    "parameters": [
-                        {
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "required": False,
-                            "schema": {"type": "string", "maxLength": 255},
-                            "description": "Same key and body: the same answer; same key, "
-                            "another body: `idempotency_key_reused`.",
-                        }
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("CheckoutRequest")}},
-                    },
-                    "responses": {
-                        "201": _json(_ref("CheckoutCreated"), "Checkout created"),
-                        "422": _json(
-                            _ref("Error"),
-                            "`issuer_not_participating`, `idempotency_key_reused`, "
-                            "`return_url_not_allowed`, `amount_invalid`, `currency_invalid`, "
-                            "`card_hint_invalid`, `pan_invalid`, `expiry_invalid`, "
-                            "`security_code_invalid`, `name_invalid`",
-                        ),
-                        **_ERRORS,
-                    },
-                }
-            },
-            "/v1/checkouts/{checkoutId}": {
-                "get": {
-                    "operationId": "getCheckout",
-                    "security": bearer,
-                    "parameters": [_CHECKOUT_ID],
-                    "responses": {"200": _json(_ref("CheckoutStatus"), "State"), **_ERRORS},
-                }
-            },
-            "/v1/checkouts/{checkoutId}/verify": {
-                "post": {
-                    "operationId": "verifyCheckout",
-                    "security": bearer,
-                    "parameters": [_CHECKOUT_ID],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("VerifyRequest")}},
-                    },
-                    "responses": {
-                        "200": _json(_ref("VerifyResult"), "The verdict of this attempt"),
-                        "422": _json(_ref("Error"), "`card_data_unavailable`, card data codes"),
-                        **_ERRORS,
-                    },
-                }
-            },
-            "/v1/evidence/{evidenceId}": {
-                "get": {
-                    "operationId": "getEvidence",
-                    "security": bearer,
-                    "parameters": [
-                        {
-                            "name": "evidenceId",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
-                    "responses": {"200": _json(_ref("Evidence"), "The evidence file"), **_ERRORS},
-                }
-            },
-            "/checkout/return": {
-                "post": {
-                    "operationId": "checkoutReturn",
-                    "description": "Browser return endpoint (docs/interfaces.md section 5); "
-                    "answers an HTML page.",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/x-www-form-urlencoded": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["checkoutId", "result"],
-                                    "properties": {
-                                        "checkoutId": {"type": "string"},
-                                        "result": {"enum": ["presented", "cancelled"]},
-                                        "presentation": {"type": "string"},
-                                    },
-                                }
+                "post": _operation(
+                    {
+                        "operationId": "createCheckout",
+                        "description": "Rate limited per client address and per API key "
+                        "(MERCHANT_CHECKOUT_RATE, MERCHANT_CHECKOUT_BURST): 429 with "
+                        "Retry-After.",
+                        "security": bearer,
+                        "parameters": [
+                            {
+                                "name": "Idempotency-Key",
+                                "in": "header",
+                                "required": False,
+                                "schema": {"type": "string", "maxLength": 255},
+                                "description": "Same key and body: the same answer; same key, "
+                                "another body: `idempotency_key_reused`.",
                             }
+                        ],
+                        "requestBody": {
+                            "required": True,
+                            "content": {"application/json": {"schema": _ref("CheckoutRequest")}},
                         },
                     },
-                    "responses": {
+                    {"201": _json(_ref("CheckoutCreated"), "Checkout created")},
+                    {
+                        **_BODY_ERRORS,
+                        **_AUTH_ERRORS,
+                        "422": (
+                            "issuer_not_participating",
+                            "idempotency_key_reused",
+                            "return_url_not_allowed",
+                            "amount_invalid",
+                            "currency_invalid",
+                            "card_hint_invalid",
+                            *_CARD_DATA_CODES,
+                        ),
+                        "429": ("rate_limited",),
+                    },
+                )
+            },
+            "/v1/checkouts/{checkoutId}": {
+                "get": _operation(
+                    {
+                        "operationId": "getCheckout",
+                        "security": bearer,
+                        "parameters": [_CHECKOUT_ID],
+                    },
+                    {"200": _json(_ref("CheckoutStatus"), "State")},
+                    _LOOKUP_ERRORS,
+                )
+            },
+            "/v1/checkouts/{checkoutId}/verify": {
+                "post": _operation(
+                    {
+                        "operationId": "verifyCheckout",
+                        "security": bearer,
+                        "parameters": [_CHECKOUT_ID],
+                        "requestBody": {
+                            "required": True,
+                            "content": {"application/json": {"schema": _ref("VerifyRequest")}},
+                        },
+                    },
+                    {"200": _json(_ref("VerifyResult"), "The verdict of this attempt")},
+                    {
+                        **_BODY_ERRORS,
+                        **_LOOKUP_ERRORS,
+                        "422": ("card_data_unavailable", *_CARD_DATA_CODES),
+                    },
+                )
+            },
+            "/v1/evidence/{evidenceId}": {
+                "get": _operation(
+                    {
+                        "operationId": "getEvidence",
+                        "security": bearer,
+                        "parameters": [
+                            {
+                                "name": "evidenceId",
+                                "in": "path",
+                                "required": True,
+                                "schema": {"type": "string"},
+                            }
+                        ],
+                    },
+                    {"200": _json(_ref("Evidence"), "The evidence file")},
+                    _LOOKUP_ERRORS,
+                )
+            },
+            "/checkout/return": {
+                "post": _operation(
+                    {
+                        "operationId": "checkoutReturn",
+                        "description": "Browser return endpoint (docs/interfaces.md section 5); "
+                        "answers an HTML page. Rate limited per client address.",
+                        "requestBody": {
+                            "required": True,
+                            "content": {
+                                "application/x-www-form-urlencoded": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["checkoutId", "result"],
+                                        "properties": {
+                                            "checkoutId": {"type": "string"},
+                                            "result": {"enum": ["presented", "cancelled"]},
+                                            "presentation": {"type": "string"},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                    },
+                    {
                         "200": {
                             "description": "Result page",
                             "content": {"text/html": {"schema": {"type": "string"}}},
                         }
                     },
-                }
+                    {
+                        "400": ("request_malformed",),
+                        "404": ("not_found",),
+                        "413": ("payload_too_large",),
+                        "429": ("rate_limited",),
+                        **_DB_ERRORS,
+                    },
+                )
             },
         },
     }

@@ -24,6 +24,9 @@ Variable                                Meaning                                 
 ``MERCHANT_ALLOW_FRICTIONLESS``         accept ``frictionless`` confirmations       ``1``
 ``MERCHANT_MAX_SIGNING_AGE``            accepted age of a signature, seconds        600
 ``MERCHANT_SWEEP_INTERVAL``             expiry sweep period, seconds                60
+``MERCHANT_CHECKOUT_RATE``              checkout creations per minute, per API key  600
+                                        and per client address (each worker)
+``MERCHANT_CHECKOUT_BURST``             checkout creations allowed at once (burst)  300
 ``MERCHANT_LOG_LEVEL``                  logging level                               ``INFO``
 ======================================  ==========================================  =========
 """
@@ -52,6 +55,8 @@ _MAX_STATUS_AGE_BOUNDS = (60.0, 7 * 86400.0)
 _NONCE_TTL_BOUNDS = (60.0, 3600.0)
 _SIGNING_AGE_BOUNDS = (30.0, 3600.0)
 _SWEEP_BOUNDS = (0.05, 3600.0)
+_CHECKOUT_RATE_BOUNDS = (1.0, 1_000_000.0)
+_CHECKOUT_BURST_BOUNDS = (1.0, 1_000_000.0)
 
 
 class ConfigurationError(ValueError):
@@ -86,6 +91,9 @@ class Settings:
     allow_frictionless: bool = True
     max_signing_age: timedelta = timedelta(minutes=10)
     sweep_interval: float = 60.0
+    # Checkout creation limits per API key and per client (docs/merchant.md), per process.
+    checkout_rate_per_minute: float = 600.0
+    checkout_burst: int = 300
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -95,6 +103,8 @@ class Settings:
         _bounded("nonce_ttl", self.nonce_ttl.total_seconds(), _NONCE_TTL_BOUNDS)
         _bounded("max_signing_age", self.max_signing_age.total_seconds(), _SIGNING_AGE_BOUNDS)
         _bounded("sweep_interval", self.sweep_interval, _SWEEP_BOUNDS)
+        _limit("checkout_rate_per_minute", self.checkout_rate_per_minute, _CHECKOUT_RATE_BOUNDS)
+        _limit("checkout_burst", self.checkout_burst, _CHECKOUT_BURST_BOUNDS)
         if self.card_data_key is not None and len(self.card_data_key) != 32:
             raise ConfigurationError("card_data_key must be 32 bytes (AES-256)")
         if not is_serialised_origin(self.public_origin):
@@ -174,6 +184,10 @@ class Settings:
             values["max_signing_age"] = timedelta(seconds=_number("MAX_SIGNING_AGE", signing))
         if (sweep := get("SWEEP_INTERVAL")) is not None:
             values["sweep_interval"] = _number("SWEEP_INTERVAL", sweep)
+        if (rate := get("CHECKOUT_RATE")) is not None:
+            values["checkout_rate_per_minute"] = _count("CHECKOUT_RATE", rate, integer=False)
+        if (burst := get("CHECKOUT_BURST")) is not None:
+            values["checkout_burst"] = int(_count("CHECKOUT_BURST", burst, integer=True))
         if (level := get("LOG_LEVEL")) is not None:
             values["log_level"] = level
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -184,6 +198,21 @@ def _bounded(name: str, value: float, bounds: tuple[float, float]) -> None:
     low, high = bounds
     if not low <= value <= high:
         raise ConfigurationError(f"{name} must be between {low:g} and {high:g} seconds")
+
+
+def _limit(name: str, value: float, bounds: tuple[float, float]) -> None:
+    low, high = bounds
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low:g} and {high:g}")
+
+
+def _count(name: str, text: str, *, integer: bool) -> float:
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError as exc:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigurationError(f"{_PREFIX}{name} must be {kind}") from exc
+    return value
 
 
 def _number(name: str, text: str) -> float:

@@ -22,7 +22,15 @@ from aiohttp import web
 
 from certs.errors import CardcertError
 from certs.money import CURRENCY_EXPONENTS
-from merchant.app_keys import CHECKOUTS, CLOCK, DEMO_MERCHANT, RETURN_LIMITER, SETTINGS, STORE
+from merchant.app_keys import (
+    CHECKOUT_LIMITER,
+    CHECKOUTS,
+    CLOCK,
+    DEMO_MERCHANT,
+    RETURN_LIMITER,
+    SETTINGS,
+    STORE,
+)
 from merchant.checkouts import CheckoutRequest, parse_card_data
 from merchant.errors import CardDataUnavailable
 from merchant.models import CheckoutState
@@ -41,6 +49,7 @@ from merchant.templates import (
 )
 from merchant.verifier import Outcome
 from servicekit.errors import Forbidden
+from servicekit.form_body import read_form
 
 __all__ = ["CODE_WORDS", "PRODUCTS_ON_SALE", "Product", "return_routes", "routes"]
 
@@ -217,7 +226,11 @@ def _same_origin(request: web.Request) -> None:
 @routes.post("/shop/checkout", name="shop_checkout")
 async def checkout_submit(request: web.Request) -> web.Response:
     _same_origin(request)
-    form = await request.post()
+    # The same limits as POST /v1/checkouts: per client address and per (demo) merchant.
+    limiter = request.app[CHECKOUT_LIMITER]
+    limiter.check("client:" + (request.remote or "unknown"))
+    limiter.check("merchant:" + request.app[DEMO_MERCHANT].id)
+    form = await read_form(request)
     product = _product(form.get("item"))
     expiry = str(form.get("expiry", ""))[:16]
     cardholder = str(form.get("name", ""))[:64]
@@ -331,7 +344,7 @@ def _stored_result(request: web.Request, checkout: CheckoutView, note: str) -> w
 @return_routes.post("/checkout/return", name="checkout_return")
 async def checkout_return(request: web.Request) -> web.Response:
     request.app[RETURN_LIMITER].check(request.remote or "unknown")
-    form = await request.post()
+    form = await read_form(request)
     checkout_id = form.get("checkoutId")
     result = form.get("result")
     store = request.app[STORE]

@@ -126,6 +126,9 @@ def services(work: Path, *, workers: int, postgres: bool) -> Iterator[dict[str, 
                 "MERCHANT_TRUST_ROOTS": str(work / "issuer" / "root-ca.pem"),
                 "MERCHANT_CARD_DATA_KEY": b64url_encode(secrets.token_bytes(32)),
                 "MERCHANT_LOG_LEVEL": "WARNING",
+                # One load generator creates thousands of checkouts: lift the abuse limits.
+                "MERCHANT_CHECKOUT_RATE": "1000000",
+                "MERCHANT_CHECKOUT_BURST": "1000000",
             }
         )
         if issuer_db:
