@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from asn1crypto import parser
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -54,16 +55,32 @@ _LEAF_CRITICAL = frozenset(
 _MAX_CHAIN = 3
 
 
+def _same_signature_algorithms(der: bytes) -> bool:
+    # RFC 5280 4.1.1.2: signatureAlgorithm "MUST contain the same algorithm identifier as
+    # the signature field in the sequence tbsCertificate"; cryptography reads only the
+    # outer one. DER is canonical, so equal identifiers have equal encodings.
+    body: bytes = parser.parse(der)[4]  # Certificate ::= SEQUENCE { tbsCertificate, ... }
+    tbs_length = parser.peek(body)
+    outer = body[tbs_length : tbs_length + parser.peek(body[tbs_length:])]
+    fields: bytes = parser.parse(body[:tbs_length])[4]
+    for _ in range(2):  # [0] version (present: v3 only), serialNumber
+        fields = fields[parser.peek(fields) :]
+    return fields[: parser.peek(fields)] == outer
+
+
 def load_certificate(der: bytes) -> x509.Certificate:
     """Parse one DER certificate and read its extensions once.
 
     Raises:
-        CertificateMalformed: ``cert_malformed`` (bad DER, not v3, duplicate extension).
+        CertificateMalformed: ``cert_malformed`` (bad DER, not v3, duplicate extension,
+            two signature algorithm fields that differ).
     """
     try:
         certificate = x509.load_der_x509_certificate(der)
         if certificate.version is not x509.Version.v3:
             raise CertificateMalformed("the certificate is not X.509 v3")
+        if not _same_signature_algorithms(der):
+            raise CertificateMalformed("the two signature algorithm fields differ")
         # Touch the extensions so a duplicate or undecodable one fails here (RFC 5280 4.2:
         # "A certificate MUST NOT include more than one instance of a particular extension").
         _ = certificate.extensions
@@ -71,6 +88,9 @@ def load_certificate(der: bytes) -> x509.Certificate:
         _ = (certificate.issuer, certificate.subject)
     except (
         ValueError,
+        # cryptography decodes a name attribute with a value type its OID may not have
+        # (a BIT STRING outside x500UniqueIdentifier) by raising TypeError.
+        TypeError,
         x509.InvalidVersion,
         x509.DuplicateExtension,
         x509.UnsupportedGeneralNameType,
@@ -260,6 +280,9 @@ class ChainVerifier:
             except CertificateSignatureInvalid as exc:
                 last_error = exc
                 continue
+            # RFC 5280 6.1.4 (k)-(n) for the trust anchor as well (as OpenSSL does): the
+            # network root must be a CA that allows one CA below it (docs/protocol.md 5.1).
+            _check_ca(root, "network root", max_path_length=1)
             _check_serial(certificate, "issuer CA")
             _check_ca(certificate, "issuer CA", max_path_length=0)
             trusted = _TrustedIssuer(
