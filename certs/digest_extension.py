@@ -119,10 +119,12 @@ def _parse_value(raw: bytes) -> tuple[x509.ObjectIdentifier, bytes]:
     (_, version_der), (_, algorithm_der), (digest_info, _) = fields
     if version_der != _VERSION_DER:
         raise CertificateProfileViolation("unknown card-data digest extension version")
-    algorithm = _ALGORITHM_DER.get(algorithm_der) or _raise_for_algorithm(algorithm_der)
+    # The digest's type before the algorithm's: a value that is not a CardDataDigest at
+    # all is malformed, whatever algorithm it names (as the schema decoder finds).
     cls, method, tag, _header, digest, trailer = digest_info
     if (cls, method, tag) != (_UNIVERSAL, _PRIMITIVE, _TAG_OCTET_STRING) or trailer:
         raise _malformed()
+    algorithm = _ALGORITHM_DER.get(algorithm_der) or _raise_for_algorithm(algorithm_der)
     if len(digest) != _SUPPORTED[algorithm.dotted_string]:
         raise _malformed()
     return algorithm, bytes(digest)

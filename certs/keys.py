@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -54,7 +54,7 @@ def load_p256_spki(der: bytes) -> ec.EllipticCurvePublicKey:
     """
     try:
         key = serialization.load_der_public_key(der)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise UnsupportedKey("the public key is not a DER SubjectPublicKeyInfo") from exc
     return require_p256(key)
 

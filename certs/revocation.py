@@ -141,7 +141,10 @@ def read_ocsp_response(
         ocsp.OCSPCertStatus.REVOKED: CertStatus.REVOKED,
         ocsp.OCSPCertStatus.UNKNOWN: CertStatus.UNKNOWN,
     }[single.certificate_status]
-    reason = single.revocation_reason
+    try:
+        reason = single.revocation_reason
+    except ValueError as exc:  # a CRLReason RFC 5280 5.3.1 does not define (7, or > 10)
+        raise StatusInvalid("the OCSP response has an unknown revocation reason") from exc
     return RevocationStatus(
         status=status,
         source=source,

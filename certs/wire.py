@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from typing import Any
 
@@ -53,6 +54,14 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    # A literal beyond the double range (1e400) would read as Infinity (RFC 7493 2.2).
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
 def _container_depth(value: Any, limit: int) -> int:
     """Nesting depth of objects and arrays (a flat object is 1); stops early past ``limit``."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -91,7 +100,10 @@ def load_json_object(
         raise error(f"{what} is too large")
     try:
         value = json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
         )
     except (ValueError, RecursionError) as exc:
         raise error(f"{what} is not valid JSON") from exc

@@ -70,8 +70,11 @@ class ActivationCode:
         """
         if not isinstance(text, str) or len(text) > _MAX_INPUT:
             raise ActivationCodeInvalid()
+        # ASCII first: str.upper() maps some non-ASCII letters to ASCII (U+0131 -> "I").
+        if not text.isascii():
+            raise ActivationCodeInvalid()
         compact = text.translate(_SEPARATORS).upper()
-        if len(compact) != _LOCATOR_SYMBOLS + _SECRET_SYMBOLS or not compact.isascii():
+        if len(compact) != _LOCATOR_SYMBOLS + _SECRET_SYMBOLS:
             raise ActivationCodeInvalid()
         try:
             return cls("".join(_VALUE[symbol] for symbol in compact))

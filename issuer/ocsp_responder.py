@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
@@ -103,7 +104,12 @@ class OcspResponder:
                 issuer_key_hash=request.issuer_key_hash,
                 nonce=nonce,
             )
-        except (ValueError, NotImplementedError, x509.DuplicateExtension) as exc:
+        except (
+            ValueError,
+            NotImplementedError,
+            x509.DuplicateExtension,
+            UnsupportedAlgorithm,  # a CertID hash algorithm cryptography does not know
+        ) as exc:
             raise OcspRequestRejected(ocsp.OCSPResponseStatus.MALFORMED_REQUEST) from exc
         if nonce is not None and not 1 <= len(nonce) <= _MAX_NONCE:
             # RFC 8954 2.1: reject nonces of 0 or more than 32 octets.

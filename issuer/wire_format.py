@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from certs.card_data import CardData
 from certs.card_digest import SECRET_LENGTH
+from certs.errors import UnsupportedKey
 from certs.keys import require_p256
 from certs.wire import b64url_decode, b64url_encode
 from issuer.activation_codes import ActivationCode
@@ -101,6 +103,8 @@ def parse_enrollment(body: dict[str, Any]) -> EnrollmentRequest:
         loaded = serialization.load_der_public_key(spki)
     except (ValueError, TypeError) as exc:
         raise PublicKeyMalformed() from exc
+    except UnsupportedAlgorithm as exc:  # a well-formed SPKI of an unknown key type
+        raise UnsupportedKey() from exc
     public_key = require_p256(loaded)
     secret = _bytes(body, "cardDataSecret", max_length=64)
     if len(secret) != SECRET_LENGTH:

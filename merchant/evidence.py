@@ -328,6 +328,11 @@ class _Record:
     revocation: dict[str, Any]
     verdict: dict[str, Any]
     card_data: dict[str, Any]
+    digest: str
+
+
+# Policy durations are whole seconds; the bound keeps date arithmetic in range.
+_MAX_POLICY_SECONDS = 2**31 - 1
 
 
 def _parse(evidence_json: str | bytes | dict[str, Any]) -> _Record:
@@ -345,7 +350,8 @@ def _parse(evidence_json: str | bytes | dict[str, Any]) -> _Record:
         _get(expected, "merchantName", str)
     policy = _get(document, "policy", dict)
     for name in ("maxSigningAgeSeconds", "maxClockSkewSeconds", "maxStatusAgeSeconds"):
-        _get(policy, name, int)
+        if not 0 <= _get(policy, name, int) <= _MAX_POLICY_SECONDS:
+            raise EvidenceMalformed(f"policy.{name} is out of range")
     _get(policy, "allowFrictionless", bool)
     if policy.get("revocationMode") not in ("hard", "soft"):
         raise EvidenceMalformed("policy.revocationMode must be hard or soft")
@@ -356,13 +362,20 @@ def _parse(evidence_json: str | bytes | dict[str, Any]) -> _Record:
         _get(presentation, "certificateChain", list)
     revocation = _get(document, "revocation", dict)
     verdict = _get(document, "verdict", dict)
-    if verdict.get("result") not in {str(r) for r in VerdictResult}:
+    result = verdict.get("result")
+    if not isinstance(result, str) or result not in {str(r) for r in VerdictResult}:
         raise EvidenceMalformed("verdict.result is not a known result")
+    if verdict.get("code") is not None:
+        _get(verdict, "code", str)
     integrity = _get(document, "integrity", dict)
     if integrity.get("algorithm") != _DIGEST_ALGORITHM:
         raise EvidenceMalformed("unsupported integrity algorithm")
     _get(integrity, "digest", str)
     _get(document, "checkoutId", str)
+    try:
+        digest = _digest(document)
+    except ValueError as exc:  # not I-JSON (RFC 7493): no RFC 8785 form, no UTF-8 form
+        raise EvidenceMalformed("the evidence cannot be canonicalised") from exc
     return _Record(
         document=document,
         verified_at=_time(document.get("verifiedAt"), "verifiedAt"),
@@ -372,6 +385,7 @@ def _parse(evidence_json: str | bytes | dict[str, Any]) -> _Record:
         revocation=revocation,
         verdict=verdict,
         card_data=_get(document, "cardData", dict),
+        digest=digest,
     )
 
 
@@ -535,7 +549,9 @@ def _reverify(
         elif recorded_result != "authenticated" and verdict.get("liabilityShift") is not False:
             problems.append(EvidenceInconsistent.code)
 
-    digest_ok = hmac.compare_digest(str(doc["integrity"]["digest"]).encode(), _digest(doc).encode())
+    digest_ok = hmac.compare_digest(
+        str(doc["integrity"]["digest"]).encode(), record.digest.encode()
+    )
     checks.append(
         EvidenceCheck(
             name="integrity",

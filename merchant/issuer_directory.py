@@ -119,7 +119,8 @@ def parse_issuer_metadata(
         if not isinstance(pem, str):
             raise ValueError("not text")
         ca = x509.load_pem_x509_certificate(pem.encode("ascii"))
-    except ValueError as exc:
+        _ = (ca.issuer, ca.subject)  # decoded lazily: a malformed name fails here
+    except (ValueError, TypeError, x509.InvalidVersion) as exc:
         raise IssuerMetadataInvalid("caCertificate must be one PEM certificate") from exc
     if roots and not _issued_by_a_root(ca, roots):
         raise IssuerMetadataInvalid("the issuer CA is not issued by a configured network root")

@@ -40,6 +40,7 @@ from certs.presentation import Presentation
 from certs.revocation import StatusSource, read_ocsp_response
 from certs.transaction import TransactionDescription
 from certs.wire import b64url_encode
+from tests import figures
 from tests.certs.vectors import certificate_der, manifest, read
 
 _EXPLORE = os.environ.get("CARDCERT_FUZZ_EXAMPLES")
@@ -160,6 +161,7 @@ presentation_fields = st.fixed_dictionaries(
     | mutations(OK_PRESENTATION)
 )
 def test_presentation_parse_bytes(data: bytes) -> None:
+    figures.add("fuzz examples", "presentation_parse_bytes (certs properties)")
     with _rejected_only_with(PRESENTATION_CODES):
         presentation = Presentation.parse(data)
         assert presentation.signature
@@ -169,6 +171,7 @@ def test_presentation_parse_bytes(data: bytes) -> None:
 @PROPERTY
 @given(obj=presentation_fields | st.dictionaries(st.text(max_size=12), json_values))
 def test_presentation_parse_decoded_object(obj: dict[str, Any]) -> None:
+    figures.add("fuzz examples", "presentation_parse_decoded_object (certs properties)")
     with _rejected_only_with(PRESENTATION_CODES):
         Presentation.parse(obj)
 
@@ -195,6 +198,7 @@ transaction_objects = st.fixed_dictionaries(
     | mutations(OK_TRANSACTION)
 )
 def test_transaction_parse(data: bytes) -> None:
+    figures.add("fuzz examples", "transaction_parse (certs properties)")
     with _rejected_only_with(TRANSACTION_CODES):
         transaction = TransactionDescription.parse(data)
         assert transaction.raw == data
@@ -219,6 +223,7 @@ not_text = st.none() | st.integers() | st.binary(max_size=8) | st.lists(st.integ
     name=st.none() | typed,
 )
 def test_card_data_parse(pan: Any, expiry: Any, security_code: Any, name: Any) -> None:
+    figures.add("fuzz examples", "card_data_parse (certs properties)")
     with _rejected_only_with(CARD_DATA_CODES):
         card = CardData.parse(pan=pan, expiry=expiry, security_code=security_code, name=name)
         assert card.pan.isascii()
@@ -239,6 +244,7 @@ def test_card_data_parse(pan: Any, expiry: Any, security_code: Any, name: Any) -
 @PROPERTY
 @given(data=st.binary(max_size=1200) | mutations(CARD_DER) | mutations(ISSUER_DER))
 def test_load_certificate(data: bytes) -> None:
+    figures.add("fuzz examples", "load_certificate (certs properties)")
     with _zero_serials_warn_only(), _rejected_only_with(CERTIFICATE_CODES):
         certificate = load_certificate(data)
         assert certificate.version is x509.Version.v3
@@ -252,6 +258,7 @@ def test_load_certificate(data: bytes) -> None:
     )
 )
 def test_chain_verifier(chain: list[bytes]) -> None:
+    figures.add("fuzz examples", "chain_verifier (certs properties)")
     verifier = ChainVerifier([ROOT])
     with _zero_serials_warn_only(), _rejected_only_with(CHAIN_CODES):
         verified = verifier.verify(chain, now=NOW)
@@ -328,6 +335,7 @@ CANONICAL_DIGEST_VALUE = encode_digest_extension(bytes(range(32)))
     critical=st.booleans(),
 )
 def test_decode_digest_extension(value: bytes, critical: bool) -> None:
+    figures.add("fuzz examples", "decode_digest_extension (certs properties)")
     certificate = _with_extension(value, critical)
     with _rejected_only_with(DIGEST_CODES):
         extension = decode_digest_extension(certificate)
@@ -343,6 +351,7 @@ def test_decode_digest_extension(value: bytes, critical: bool) -> None:
 @PROPERTY
 @given(data=st.binary(max_size=600) | mutations(GOOD_OCSP))
 def test_read_ocsp_response(data: bytes) -> None:
+    figures.add("fuzz examples", "read_ocsp_response (certs properties)")
     with _rejected_only_with(STATUS_CODES):
         status = read_ocsp_response(
             data,
@@ -359,6 +368,7 @@ def test_read_ocsp_response(data: bytes) -> None:
 @given(value=st.binary(max_size=120) | digest_values | mutations(CANONICAL_DIGEST_VALUE))
 def test_fast_digest_decoder_agrees_with_the_schema(value: bytes) -> None:
     """decode_digest_extension (DER comparisons) against the asn1crypto reference decoder."""
+    figures.add("fuzz examples", "fast_digest_decoder_agrees_with_the_schema (certs properties)")
     try:
         fast: CardDataDigestExtension | str = decode_digest_extension(_with_extension(value, False))
     except CardcertError as exc:

@@ -64,7 +64,9 @@ def test_ambiguous_characters_are_folded() -> None:
         "ABCD-EFGH-JKMN-PQRST",
         "UUUU-UUUU-UUUU-UUUU",
         "ABCD_EFGH_JKMN_PQRS",
-        "\uff21\uff22\uff23\uff24-EFGH-JKMN-PQRS"  # full-width letters,
+        "\uff21\uff22\uff23\uff24-EFGH-JKMN-PQRS",  # full-width letters
+        "ABCD-EFGH-JKMN-PQR\u017f",  # long s: str.upper() makes it an ASCII "S"
+        "\u0131BCD-EFGH-JKMN-PQRS",  # dotless i: upper() gives "I"
         "A" * 65,
         None,
         12,
