@@ -6,8 +6,9 @@
   Service Worker to staple (docs/interfaces.md section 3);
 * ``GET /crl``: the DER CRL (``application/pkix-crl``).
 
-OCSP errors are OCSP responses (``malformedRequest``, ``unauthorized``), not JSON, since
-OCSP clients parse the body as an OCSP response whatever the HTTP status.
+OCSP errors are OCSP responses (``malformedRequest``, ``unauthorized``, ``tryLater`` while
+the database is unavailable), not JSON, since OCSP clients parse the body as an OCSP
+response whatever the HTTP status.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from cryptography.x509 import ocsp
 from issuer.app_keys import CLOCK, CRL_CACHE, RESOURCES, STATUS_CACHE
 from issuer.errors import CredentialUnknown
 from issuer.ocsp_responder import OcspRequestRejected
+from issuer.request_body import read_body
 from issuer.status_responses import (
     current_crl,
     signed_status,
     state_of_fingerprint,
     state_of_serial,
 )
+from servicekit.errors import PayloadTooLarge
+from servicekit.middleware import database_unavailable
 
 __all__ = ["OCSP_RESPONSE", "routes"]
 
@@ -54,7 +58,15 @@ async def _answer(request: web.Request, der: bytes) -> web.Response:
     if not responder.is_ours(query):
         res.metrics.status_responses.inc("ocsp", "unauthorized")
         return _ocsp(responder.unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED))
-    state = await state_of_serial(res, query.serial_number)
+    try:
+        state = await state_of_serial(res, query.serial_number)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        # RFC 6960 2.3: "tryLater", an answer every OCSP client understands, rather than
+        # the JSON 503 the other endpoints give while the database is away.
+        res.metrics.status_responses.inc("ocsp", "try_later")
+        return _ocsp(responder.unsuccessful(ocsp.OCSPResponseStatus.TRY_LATER))
     body = signed_status(
         res,
         request.app[STATUS_CACHE],
@@ -74,9 +86,10 @@ async def post_ocsp(request: web.Request) -> web.Response:
         return _ocsp(
             request.app[RESOURCES].responder.unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
         )
-    body = await request.content.read(_MAX_REQUEST + 1)
-    if len(body) > _MAX_REQUEST:
-        body = b""
+    try:
+        body = await read_body(request, _MAX_REQUEST)  # a body that arrives in pieces, too
+    except PayloadTooLarge:
+        body = b""  # answered malformedRequest
     return await _answer(request, body)
 
 

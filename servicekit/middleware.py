@@ -48,7 +48,8 @@ _DATABASE_UNAVAILABLE = (
 )
 
 
-def _database_unavailable(exc: Exception) -> bool:
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database (or the way to it) is unavailable right now."""
     if isinstance(exc, _DATABASE_UNAVAILABLE):
         return True
     return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
@@ -103,7 +104,7 @@ def make_error_middleware(
         except Exception as exc:
             route = request.match_info.route.resource
             name = route.canonical if route is not None else "unmatched"
-            if _database_unavailable(exc):
+            if database_unavailable(exc):
                 # The exception's type only: its message may quote a statement.
                 log.warning(
                     "%s: database unavailable on %s %s (%s)",

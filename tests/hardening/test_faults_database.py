@@ -19,6 +19,7 @@ discard_closed_connections); no nonce is accepted twice.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509 import ocsp
 
 from loadtests.cardholders import card_json, random_pan
 from tests import figures
@@ -134,6 +139,35 @@ async def _merchant_rows(database_url: str) -> list[Any]:
         await connection.close()
 
 
+async def _ocsp_request(session: aiohttp.ClientSession, issuer_url: str) -> bytes:
+    """An OCSP request about serial 1 of this issuer (its CA from the metadata)."""
+    async with session.get(f"{issuer_url}/.well-known/cardcert-issuer") as response:
+        metadata = await response.json()
+    ca = x509.load_pem_x509_certificate(metadata["caCertificate"].encode())
+    name_hash = hashlib.sha1(ca.subject.public_bytes()).digest()  # noqa: S324 - CertID
+    key_hash = hashlib.sha1(  # noqa: S324 - RFC 6960 4.1.1 CertID uses SHA-1 here
+        ca.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    ).digest()
+    builder = ocsp.OCSPRequestBuilder().add_certificate_by_hash(
+        name_hash,
+        key_hash,
+        1,
+        hashes.SHA1(),  # noqa: S303
+    )
+    return builder.build().public_bytes(Encoding.DER)
+
+
+async def _ocsp_status(
+    session: aiohttp.ClientSession, issuer_url: str, request: bytes
+) -> tuple[int, ocsp.OCSPResponseStatus]:
+    async with session.post(
+        f"{issuer_url}/ocsp",
+        data=request,
+        headers={"Content-Type": "application/ocsp-request"},
+    ) as response:
+        return response.status, ocsp.load_der_ocsp_response(await response.read()).response_status
+
+
 def _authenticated(answers: list[tuple[int, Any]]) -> int:
     return sum(
         1
@@ -172,6 +206,7 @@ async def test_database_restart_under_a_serving_merchant(
             # the outage and again after it.
             (cardholder,) = await register_cards(session, issuer.url, api_key, 1)
             await prepare_enrollment(session, issuer.url, cardholder, tally=Tally())
+            ocsp_request = await _ocsp_request(session, issuer.url)
             checkouts = await world.create_checkouts(session, url, 100)
             warm, refused, after, idle = (
                 checkouts[:20],
@@ -212,6 +247,7 @@ async def test_database_restart_under_a_serving_merchant(
                     )
                 )
             authenticated_while_down = _authenticated(answers)
+            ocsp_while_down = await _ocsp_status(session, issuer.url, ocsp_request)
             await asyncio.to_thread(cluster.start)
             figures.add("faults injected", "database restarts")
 
@@ -254,5 +290,7 @@ async def test_database_restart_under_a_serving_merchant(
     assert {status for status, _ in created} == {201}
     assert cardholder.status == 201  # the enrollment refused during the outage went through
     assert workers_after == workers_before  # recovered without a restart of the service
+    # RFC 6960 2.3: the OCSP responder says tryLater (an OCSP answer), not a JSON 503.
+    assert ocsp_while_down == (200, ocsp.OCSPResponseStatus.TRY_LATER)
     assert twice == 0
     assert sum(1 for row in rows if row["verdict_result"] == "authenticated") == len(checkouts)

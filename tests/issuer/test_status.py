@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from cryptography import x509
@@ -82,6 +84,25 @@ async def test_ocsp_post_and_get_answer_good_then_revoked(issuer: Issuer) -> Non
     response = await issuer.client.get(f"/ocsp/{encoded}")
     by_get = ocsp.load_der_ocsp_response(await response.read())
     assert by_get.certificate_status is ocsp.OCSPCertStatus.REVOKED
+
+
+async def test_a_post_body_sent_in_chunks_is_read_whole(issuer: Issuer) -> None:
+    """A request that arrives in pieces (chunked, a few bytes at a time) is answered, not
+    cut short into malformedRequest."""
+    _, _, enrolled = await issuer.enrolled()
+    request = _request(leaf_of(enrolled), _issuer_ca(issuer))
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(request), 7):
+            yield request[start : start + 7]
+            await asyncio.sleep(0)
+
+    response = await issuer.client.post(
+        "/ocsp", data=pieces(), headers={"Content-Type": "application/ocsp-request"}
+    )
+    answer = ocsp.load_der_ocsp_response(await response.read())
+    assert answer.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
+    assert answer.certificate_status is ocsp.OCSPCertStatus.GOOD
 
 
 async def test_revocation_shows_at_once_despite_the_status_cache(issuer: Issuer) -> None:
