@@ -290,38 +290,25 @@ async def _measure(
         sequential_checkouts = checkouts[requests:]
         checkouts = checkouts[:requests]
         signed_at = datetime.now(UTC)
-        presentations = [
-            credential.present(
+
+        def present(checkout: dict[str, Any]) -> Presentation:
+            return credential.present(
                 merchant_origin=_ORIGIN,
                 merchant_name="Bench Shop",
                 amount="12.30",
                 currency="EUR",
-                checkout_id=c["checkoutId"],
-                nonce=c["nonce"],
+                checkout_id=checkout["checkoutId"],
+                nonce=checkout["nonce"],
                 signed_at=signed_at,
                 status=staple,
             )
-            for c in checkouts
-        ]
+
+        presentations = [present(c) for c in checkouts]
         wires = [p.to_json() for p in presentations]
         sequential_bodies = [
             (
                 c["checkoutId"],
-                json.dumps(
-                    {
-                        "presentation": credential.present(
-                            merchant_origin=_ORIGIN,
-                            merchant_name="Bench Shop",
-                            amount="12.30",
-                            currency="EUR",
-                            checkout_id=c["checkoutId"],
-                            nonce=c["nonce"],
-                            signed_at=signed_at,
-                            status=staple,
-                        ).to_json(),
-                        "cardData": card_json,
-                    }
-                ).encode(),
+                json.dumps({"presentation": present(c).to_json(), "cardData": card_json}).encode(),
             )
             for c in sequential_checkouts
         ]

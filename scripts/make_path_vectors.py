@@ -61,6 +61,7 @@ from make_vectors import (
     secret,
     serial,
     sign_raw,
+    sync_files,
 )
 
 from certs.card_data import CardData
@@ -1062,24 +1063,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare, do not write")
     parser.add_argument("--out", type=Path, default=PATHS, help="output directory")
     args = parser.parse_args(argv)
-    wanted = _all_files(generate())
-    existing = _existing(args.out)
-    stale = sorted(set(existing) - set(wanted))
-    changed = sorted(path for path, data in wanted.items() if existing.get(path) != data)
-    if args.check:
-        for path in changed:
-            print(f"out of date: {path}", file=sys.stderr)
-        for path in stale:
-            print(f"not generated: {path}", file=sys.stderr)
-        return 1 if changed or stale else 0
-    for path in stale:
-        (args.out / path).unlink()
-    for path in changed:
-        target = args.out / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(wanted[path])
-    print(f"{len(wanted)} files, {len(changed)} written, {len(stale)} removed")
-    return 0
+    return sync_files(_all_files(generate()), _existing(args.out), args.out, check=args.check)
 
 
 if __name__ == "__main__":

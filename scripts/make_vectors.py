@@ -2327,20 +2327,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare, do not write")
     parser.add_argument("--out", type=Path, default=VECTORS, help="output directory")
     args = parser.parse_args(argv)
-    wanted = _all_files(generate())
-    existing = _existing(args.out)
+    return sync_files(_all_files(generate()), _existing(args.out), args.out, check=args.check)
+
+
+def sync_files(
+    wanted: dict[str, bytes], existing: dict[str, bytes], out: Path, *, check: bool
+) -> int:
+    """Write ``wanted`` under ``out`` and remove what it no longer holds; with ``check``
+    only report what differs (exit status 1 when anything does)."""
     stale = sorted(set(existing) - set(wanted))
     changed = sorted(path for path, data in wanted.items() if existing.get(path) != data)
-    if args.check:
+    if check:
         for path in changed:
             print(f"out of date: {path}", file=sys.stderr)
         for path in stale:
             print(f"not generated: {path}", file=sys.stderr)
         return 1 if changed or stale else 0
     for path in stale:
-        (args.out / path).unlink()
+        (out / path).unlink()
     for path in changed:
-        target = args.out / path
+        target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(wanted[path])
     print(f"{len(wanted)} files, {len(changed)} written, {len(stale)} removed")
