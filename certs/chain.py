@@ -313,7 +313,10 @@ class ChainVerifier:
         if leaf.issuer != issuer.certificate.subject:
             raise UntrustedRoot("the card certificate was not issued by the issuer CA")
         aki = _authority_key_identifier(leaf)
-        if aki is not None and issuer.key_identifier is not None and aki != issuer.key_identifier:
+        if aki is None:
+            # RFC 5280 4.2.1.1: conforming CAs MUST include it (openssl -x509_strict agrees).
+            raise CertificateProfileViolation("the card certificate has no authorityKeyIdentifier")
+        if issuer.key_identifier is not None and aki != issuer.key_identifier:
             raise UntrustedRoot("the card certificate names another issuer key")
         _check_signature(leaf, issuer.public_key, "card certificate")
         _check_serial(leaf, "card certificate")

@@ -722,6 +722,19 @@ def generate() -> PathVectors:
         ),
     )
     case(
+        "card_without_aki",
+        breaks="the card certificate has no authorityKeyIdentifier",
+        rule="RFC 5280 4.2.1.1: MUST be included in all but self-signed certificates",
+        expected="cert_profile_violation",
+        openssl=rejects((85, 0, "Missing Authority Key Identifier")),
+        target=card_variant(
+            "card_without_aki",
+            rebuild(
+                leaf, signing_key=pki.issuer_key, remove=[ExtensionOID.AUTHORITY_KEY_IDENTIFIER]
+            ),
+        ),
+    )
+    case(
         "issuer_ca_aki_mismatch",
         breaks="the issuer CA's authorityKeyIdentifier is not the root's subjectKeyIdentifier",
         rule="RFC 5280 4.2.1.1",
