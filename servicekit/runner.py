@@ -41,8 +41,23 @@ def _run_worker(
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent coordinates shutdown
     # A replacement is forked after the parent installed its own SIGTERM handler; a
-    # SIGTERM before run_app installs the worker's must not run the parent's.
+    # SIGTERM before the loop's handler is in place must not run the parent's.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # The first SIGTERM starts a graceful exit; later ones are ignored. A stop that signals
+    # the whole process group (systemd's default KillMode, ``kill -TERM -PGID``) reaches a
+    # worker twice, from the signal and from the parent, and aiohttp's own handler would
+    # raise GracefulExit (exit code 1) again in the middle of the shutdown.
+    loop = asyncio.new_event_loop()
+    terminating = False
+
+    def _terminate() -> None:
+        nonlocal terminating
+        if terminating:
+            return
+        terminating = True
+        raise web.GracefulExit()
+
+    loop.add_signal_handler(signal.SIGTERM, _terminate)
     web.run_app(
         app_factory(),
         host=host,
@@ -50,7 +65,8 @@ def _run_worker(
         reuse_port=reuse_port,
         print=None,
         access_log=None,
-        handle_signals=True,
+        handle_signals=False,
+        loop=loop,
     )
 
 
