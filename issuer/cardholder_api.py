@@ -12,12 +12,13 @@ from aiohttp import web
 from certs.errors import CardcertError
 from issuer.app_keys import CLOCK, REQUEST_LIMITER, RESOURCES, STATUS_CACHE
 from issuer.challenges import create_challenge
-from issuer.client_limits import client_address, enforce_failure_budget, record_failure
+from issuer.client_limits import enforce_failure_budget, record_failure
 from issuer.enrollment import IssuedCredential, enroll
 from issuer.renewal import renew
 from issuer.request_body import read_json_object
 from issuer.status_responses import signed_status, state_of
 from issuer.wire_format import issued_credential_json, parse_enrollment, parse_renewal, rfc3339
+from servicekit.client_address import client_address
 from servicekit.errors import RateLimited
 
 __all__ = ["routes"]

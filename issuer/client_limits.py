@@ -12,16 +12,15 @@ Two layers, both keyed by the client IP address (docs/issuer.md, "Activation cod
   activation codes per address, independent of the number of workers.
 
 The client address is the TCP peer, or with ``ISSUER_TRUST_FORWARDED_FOR=1`` the last
-``X-Forwarded-For`` entry (the one the trusted reverse proxy appended).
+``X-Forwarded-For`` entry (the one the trusted reverse proxy appended;
+:func:`servicekit.client_address.client_address`).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from datetime import datetime
 
-from aiohttp import web
 from sqlalchemy import delete, func
 from sqlmodel import col, select
 
@@ -31,24 +30,11 @@ from servicekit.errors import RateLimited
 from servicekit.rate_limit import RateLimiter
 
 __all__ = [
-    "client_address",
     "enforce_failure_budget",
     "make_request_limiter",
     "purge_failures",
     "record_failure",
 ]
-
-
-def client_address(request: web.Request, *, trust_forwarded_for: bool) -> str:
-    """The client's IP address as text (``unknown`` when the transport has none)."""
-    if trust_forwarded_for:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        last = forwarded.rsplit(",", 1)[-1].strip()
-        try:
-            return str(ipaddress.ip_address(last))
-        except ValueError:
-            pass
-    return request.remote or "unknown"
 
 
 def make_request_limiter(*, per_minute: float, burst: int) -> RateLimiter:

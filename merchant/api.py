@@ -14,6 +14,7 @@ from aiohttp import web
 
 from merchant.app_keys import CHECKOUT_LIMITER, CHECKOUTS, CLOCK, METRICS, STORE
 from merchant.checkouts import parse_card_data
+from merchant.client import client_of
 from merchant.openapi import openapi_document
 from merchant.store import CheckoutView, MerchantView
 from merchant.version import __version__
@@ -73,7 +74,7 @@ async def openapi(request: web.Request) -> web.Response:
 async def create_checkout(request: web.Request) -> web.Response:
     # Rate limited per client address (before the key lookup) and per merchant API key.
     limiter = request.app[CHECKOUT_LIMITER]
-    limiter.check("client:" + (request.remote or "unknown"))
+    limiter.check("client:" + client_of(request))
     merchant = await _merchant(request)
     limiter.check("merchant:" + merchant.id)
     body = await read_json_object(request)

@@ -27,6 +27,9 @@ Variable                                Meaning                                 
 ``MERCHANT_CHECKOUT_RATE``              checkout creations per minute, per API key  600
                                         and per client address (each worker)
 ``MERCHANT_CHECKOUT_BURST``             checkout creations allowed at once (burst)  300
+``MERCHANT_TRUST_FORWARDED_FOR``        ``1``: the client address for per-client    ``0``
+                                        limits is the last ``X-Forwarded-For``
+                                        entry (behind a trusted reverse proxy)
 ``MERCHANT_LOG_LEVEL``                  logging level                               ``INFO``
 ======================================  ==========================================  =========
 """
@@ -94,6 +97,8 @@ class Settings:
     # Checkout creation limits per API key and per client (docs/merchant.md), per process.
     checkout_rate_per_minute: float = 600.0
     checkout_burst: int = 300
+    # Behind a reverse proxy: per-client limits key on its X-Forwarded-For entry.
+    trust_forwarded_for: bool = False
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -188,6 +193,8 @@ class Settings:
             values["checkout_rate_per_minute"] = _count("CHECKOUT_RATE", rate, integer=False)
         if (burst := get("CHECKOUT_BURST")) is not None:
             values["checkout_burst"] = int(_count("CHECKOUT_BURST", burst, integer=True))
+        if (forwarded := get("TRUST_FORWARDED_FOR")) is not None:
+            values["trust_forwarded_for"] = _flag("TRUST_FORWARDED_FOR", forwarded)
         if (level := get("LOG_LEVEL")) is not None:
             values["log_level"] = level
         values.update({k: v for k, v in overrides.items() if v is not None})

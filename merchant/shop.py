@@ -32,6 +32,7 @@ from merchant.app_keys import (
     STORE,
 )
 from merchant.checkouts import CheckoutRequest, parse_card_data
+from merchant.client import client_of
 from merchant.errors import CardDataUnavailable
 from merchant.models import CheckoutState
 from merchant.store import CheckoutView
@@ -228,7 +229,7 @@ async def checkout_submit(request: web.Request) -> web.Response:
     _same_origin(request)
     # The same limits as POST /v1/checkouts: per client address and per (demo) merchant.
     limiter = request.app[CHECKOUT_LIMITER]
-    limiter.check("client:" + (request.remote or "unknown"))
+    limiter.check("client:" + client_of(request))
     limiter.check("merchant:" + request.app[DEMO_MERCHANT].id)
     form = await read_form(request)
     product = _product(form.get("item"))
@@ -343,7 +344,7 @@ def _stored_result(request: web.Request, checkout: CheckoutView, note: str) -> w
 
 @return_routes.post("/checkout/return", name="checkout_return")
 async def checkout_return(request: web.Request) -> web.Response:
-    request.app[RETURN_LIMITER].check(request.remote or "unknown")
+    request.app[RETURN_LIMITER].check(client_of(request))
     form = await read_form(request)
     checkout_id = form.get("checkoutId")
     result = form.get("result")

@@ -281,6 +281,8 @@ def test_checkout_limits_are_settings() -> None:
     assert (defaults.checkout_rate_per_minute, defaults.checkout_burst) == (600.0, 300)
     configured = Settings.from_env({"MERCHANT_CHECKOUT_RATE": "30", "MERCHANT_CHECKOUT_BURST": "5"})
     assert (configured.checkout_rate_per_minute, configured.checkout_burst) == (30.0, 5)
+    assert not defaults.trust_forwarded_for
+    assert Settings.from_env({"MERCHANT_TRUST_FORWARDED_FOR": "1"}).trust_forwarded_for
     for variable, value in (
         ("MERCHANT_CHECKOUT_RATE", "0"),
         ("MERCHANT_CHECKOUT_RATE", "fast"),
@@ -336,6 +338,43 @@ async def test_checkout_creation_is_rate_limited_per_client(
         assert response.status == 201
     assert merchant.app[DEMO_MERCHANT].name  # the shop's own account exists
     figures.add(REJECTED, "checkout creations over the per-client rate (429)", 3)
+
+
+async def _create_from(
+    session: aiohttp.ClientSession, url: str, key: str, forwarded_for: str
+) -> int:
+    headers = {"Authorization": f"Bearer {key}", "X-Forwarded-For": forwarded_for}
+    async with session.post(f"{url}/v1/checkouts", json=CHECKOUT, headers=headers) as response:
+        await response.read()
+        return response.status
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_per_client_limits_follow_x_forwarded_for_only_when_trusted(
+    aiohttp_client: AiohttpClient, tmp_path: Path, trusted: bool
+) -> None:
+    """Behind a reverse proxy every shopper arrives from the proxy's address; with
+    ``MERCHANT_TRUST_FORWARDED_FOR`` the limit keys on the entry the proxy appended (the
+    last one), so one flooding client does not use up everyone's budget. Without it the
+    header is ignored: a client cannot escape its limit by writing its own header."""
+    merchant = await merchant_at(
+        aiohttp_client,
+        tmp_path,
+        checkout_rate_per_minute=1,
+        checkout_burst=2,
+        trust_forwarded_for=trusted,
+    )
+    key = await merchant.new_key()
+    async with client_at("127.0.0.4") as proxy:
+        flood = [
+            await _create_from(proxy, merchant.url, key, f"198.51.100.7, 203.0.113.{n}")
+            for n in (1, 1, 1)
+        ]
+        other = await _create_from(proxy, merchant.url, await merchant.new_key(), "203.0.113.2")
+    assert flood == [201, 201, 429]
+    # Trusted: 203.0.113.2 has its own budget. Untrusted: all of it is 127.0.0.4's.
+    assert other == (201 if trusted else 429)
+    figures.add(REJECTED, "checkout creations over the per-client rate (429)", 2 - trusted)
 
 
 # --- body size and JSON depth, for every operation with a body ----------------------------
