@@ -42,6 +42,7 @@ from certs.transaction import TransactionDescription
 from certs.wire import b64url_encode
 from tests import figures
 from tests.certs.vectors import certificate_der, manifest, read
+from tests.expected_codes import CARD_DATA_CODES, CHAIN_CODES
 
 _EXPLORE = os.environ.get("CARDCERT_FUZZ_EXAMPLES")
 PROPERTY = settings(
@@ -64,20 +65,7 @@ ROOT = x509.load_pem_x509_certificate(read("pki/root-ca.pem"))
 
 PRESENTATION_CODES = {"presentation_malformed", "transaction_malformed"}
 TRANSACTION_CODES = {"transaction_malformed"}
-CARD_DATA_CODES = {"pan_invalid", "expiry_invalid", "security_code_invalid", "name_invalid"}
 CERTIFICATE_CODES = {"cert_malformed"}
-CHAIN_CODES = {
-    "cert_malformed",
-    "cert_expired",
-    "cert_not_yet_valid",
-    "cert_signature_invalid",
-    "cert_profile_violation",
-    "untrusted_root",
-    "wrong_eku",
-    "unsupported_key",
-    "unknown_critical_extension",
-    "digest_algorithm_unsupported",
-}
 DIGEST_CODES = {"cert_profile_violation", "digest_algorithm_unsupported"}
 STATUS_CODES = {"status_invalid", "status_stale"}
 

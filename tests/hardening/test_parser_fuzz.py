@@ -89,6 +89,7 @@ from servicekit.json_body import read_json_object as servicekit_read_json_object
 from servicekit.middleware import make_error_middleware
 from tests import figures
 from tests.certs.vectors import VECTORS, cases, certificate_der, manifest, read
+from tests.expected_codes import CARD_DATA_CODES, CHAIN_CODES
 from tests.hardening.strategies import (
     byte_mutations,
     der_element,
@@ -243,19 +244,6 @@ def _signed_transactions() -> frozenset[bytes]:
 
 SIGNED_TRANSACTIONS = _signed_transactions()
 
-_CHAIN_CODES = {
-    "cert_malformed",
-    "cert_expired",
-    "cert_not_yet_valid",
-    "cert_signature_invalid",
-    "cert_profile_violation",
-    "untrusted_root",
-    "wrong_eku",
-    "unsupported_key",
-    "unknown_critical_extension",
-    "digest_algorithm_unsupported",
-}
-_CARD_CODES = {"pan_invalid", "expiry_invalid", "security_code_invalid", "name_invalid"}
 _OCSP_CODES = {"status_invalid", "status_stale"}
 
 
@@ -338,7 +326,7 @@ def test_presented_chain(chain: list[bytes]) -> None:
     a byte-for-byte valid card certificate under the real issuer CA validates."""
     verifier = ChainVerifier([ROOT])
     outcome = attempt("presented chain", lambda: verifier.verify(chain, now=NOW))
-    if not rejected_with(outcome, _CHAIN_CODES):
+    if not rejected_with(outcome, CHAIN_CODES):
         verified = outcome.value
         assert verified is not None
         assert verified.leaf.tbs_certificate_bytes in VALID_LEAF_TBS
@@ -498,7 +486,7 @@ def test_resigned_certificates(tbs: tuple[bytes, bytes]) -> None:
     outcome = attempt(
         "re-signed chain", lambda: verifier.verify([leaf_der, issuer_der], now=_CHECKED_AT)
     )
-    if rejected_with(outcome, _CHAIN_CODES):
+    if rejected_with(outcome, CHAIN_CODES):
         return
     chain = outcome.value
     assert chain is not None
@@ -1036,7 +1024,7 @@ def test_card_data_bodies(body: bytes) -> None:
     if outcome.value is None:
         return
     document = outcome.value
-    codes = _CARD_CODES | {"request_malformed"}
+    codes = CARD_DATA_CODES | {"request_malformed"}
     for reader in (parse_card_data, parse_card):
         card = attempt("card data (request bodies)", lambda reader=reader: reader(document))
         if not rejected_with(card, codes):
@@ -1382,7 +1370,7 @@ def test_merchant_verify_body(presentation: bytes, form: int, card: bytes | None
     if card is not None:
         document = json.loads(card) if _json_object(card) else None
         parsed = attempt("merchant verify body", lambda: parse_card_data(document))
-        if rejected_with(parsed, _CARD_CODES | {"request_malformed"}):
+        if rejected_with(parsed, CARD_DATA_CODES | {"request_malformed"}):
             return
         assert parsed.value is not None
         card_data = parsed.value
@@ -1437,7 +1425,7 @@ _CHECKOUT_CODES = {
     "return_url_not_allowed",
     "card_hint_invalid",
     "request_malformed",
-    *_CARD_CODES,
+    *CARD_DATA_CODES,
 }
 
 
