@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from certs.canonical_json import canonical_json
 from merchant.app_keys import CHECKOUTS, ENGINE, STORE
-from merchant.models import Checkout, table_of
+from merchant.card_vault import CardVault
+from merchant.models import Checkout, IdempotencyRecord, table_of
 from merchant.openapi import openapi_document
 from servicekit.api_keys import generate_api_key, hash_api_key
 from tests.merchant.conftest import RETURN_URL, card_json, decode_redirect, present
+
+_IDEMPOTENCY = table_of(IdempotencyRecord)
 
 _CHECKOUTS = table_of(Checkout)
 
@@ -291,3 +296,29 @@ async def test_security_headers(make_merchant, sqlite_url):
     merchant = await make_merchant(sqlite_url)
     response = await merchant.client.get("/health")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_the_idempotency_fingerprint_of_a_body_with_card_data_is_keyed(
+    make_merchant, sqlite_url
+):
+    """A request body may hold card data (PAN, security code: little entropy). Its stored
+    fingerprint is an HMAC under the merchant's card-data key, so a breached database does
+    not let anyone test guesses against it; the unkeyed SHA-256 is not what is stored."""
+    merchant = await make_merchant(sqlite_url)
+    body = {
+        "amount": "12.30",
+        "currency": "EUR",
+        "orderReference": "order-1",
+        "returnUrl": RETURN_URL,
+        "cardData": card_json(),
+    }
+    response = await merchant.client.post(
+        "/v1/checkouts", json=body, headers={**merchant.auth, "Idempotency-Key": "k-1"}
+    )
+    assert response.status == 201
+    async with merchant.app[ENGINE].connect() as conn:
+        stored = (await conn.execute(select(_IDEMPOTENCY.c.request_hash))).scalar_one()
+    canonical = canonical_json(body)
+    assert stored == merchant.app[CHECKOUTS].vault.keyed_hash(canonical)
+    assert stored != hashlib.sha256(canonical).hexdigest()
+    assert CardVault(bytes(32)).keyed_hash(canonical) != stored  # the key matters

@@ -523,3 +523,31 @@ async def test_issuer_answers_unknown(make_merchant, sqlite_url, credential, ocs
         status = await merchant.status(checkout["checkoutId"])
         assert status["verdict"]["revocationChecked"] is False
         assert status["verdict"]["liabilityShift"] is False
+
+
+async def test_the_ocsp_url_of_an_unvalidated_certificate_is_never_fetched(
+    make_merchant, sqlite_url, other_pki: DevPki, ocsp_responder, credential
+):
+    """RFC 6960's AIA URL comes from the certificate, which the presenter chose: fetching it
+    before the path validates would let anyone make the merchant send requests to any URL
+    (server-side request forgery). A certificate from an untrusted issuer whose AIA points
+    at a live responder is rejected without a single request reaching it."""
+    merchant = await make_merchant(sqlite_url)
+    stranger = issue(other_pki, ocsp_url=ocsp_responder.url, responder=ocsp_responder)
+    checkout = await merchant.create_checkout()
+    result = await merchant.verify(
+        checkout["checkoutId"], present(stranger, checkout).to_json(), card=card_json()
+    )
+    assert result["verdict"]["result"] == "failed"
+    assert result["verdict"]["code"] == "untrusted_root"
+    assert ocsp_responder.calls == 0
+    assert merchant.app[STATUS_RESOLVER].live_fetches == 0
+    # The same responder is reachable and answers for a validated certificate (control).
+    trusted_checkout = await merchant.create_checkout()
+    good = await merchant.verify(
+        trusted_checkout["checkoutId"],
+        present(credential, trusted_checkout).to_json(),
+        card=card_json(),
+    )
+    assert good["verdict"]["result"] == "authenticated"
+    assert ocsp_responder.calls == 1
