@@ -2,14 +2,18 @@
 
 Exactly what the Service Worker does (docs/interfaces.md section 2), over plain HTTP with a
 ``requests``-style session (locust monkey-patches sockets, so this cooperates with gevent).
-Cards are random Luhn-valid PANs in the issuer's BIN 411111.
+Cards are random Luhn-valid PANs in the issuer's BIN 411111. :func:`read_pool` loads
+cardholders that ``python -m loadtests.seed --credentials --pool-out`` enrolled in bulk.
 """
 
 from __future__ import annotations
 
+import json
+import random
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import serialization
@@ -26,6 +30,7 @@ __all__ = [
     "card_json",
     "enroll",
     "luhn_pan",
+    "read_pool",
     "register_card",
     "renew",
     "revoke",
@@ -208,3 +213,40 @@ def revoke(session: _Session, issuer: str, api_key: str, holder: Cardholder, **k
     if status.status_code != 200:
         raise EnrollmentFailed(f"status: HTTP {status.status_code}")
     return bytes(status.content)
+
+
+def _pooled(line: str) -> Cardholder:
+    entry = json.loads(line)
+    key = serialization.load_der_private_key(
+        b64url_decode(entry["key"], error=ValueError, what="key"), password=None
+    )
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("a pool entry's key is not an EC key")
+    return Cardholder(
+        pan=entry["pan"],
+        credential=CardholderCredential(
+            private_key=key,
+            card_data_secret=b64url_decode(entry["secret"], error=ValueError, what="secret"),
+            certificate_chain=tuple(
+                b64url_decode(c, error=ValueError, what="certificate") for c in entry["chain"]
+            ),
+        ),
+        credential_id=entry["credentialId"],
+        fingerprint=entry["fingerprint"],
+        staple=b64url_decode(entry["staple"], error=ValueError, what="staple"),
+    )
+
+
+def read_pool(path: Path, count: int, *, rng: random.Random | None = None) -> list[Cardholder]:
+    """``count`` cardholders drawn at random from a seeded pool file (one pass, reservoir
+    sampling: memory holds ``count`` lines, not the file), so several load processes on one
+    file mostly use different cardholders."""
+    rng = rng or random.Random()
+    chosen: list[str] = []
+    with path.open(encoding="utf-8") as handle:
+        for seen, line in enumerate(handle):
+            if len(chosen) < count:
+                chosen.append(line)
+            elif (slot := rng.randrange(seen + 1)) < count:
+                chosen[slot] = line
+    return [_pooled(line) for line in chosen]

@@ -20,6 +20,7 @@ Users
     proof of possession) and, with ``--renew-share``, renews.
 
 Options (command line or environment): ``--card-pool`` / ``LOAD_CARD_POOL``,
+``--pool-file`` / ``LOAD_POOL_FILE`` (seeded cardholders instead of enrolling at start),
 ``--revoked-pool``, ``--bad-share`` / ``LOAD_BAD_SHARE``, ``--bad-kinds``,
 ``--status-mode stapled|live`` / ``LOAD_STATUS_MODE``, ``--renew-share``.
 """
@@ -31,6 +32,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -50,6 +52,7 @@ from loadtests.cardholders import (
     card_json,
     enroll,
     random_pan,
+    read_pool,
     register_card,
     renew,
     revoke,
@@ -101,6 +104,13 @@ def _options(parser: Any) -> None:
         type=int,
         default=20,
         help="enrolled cardholders per load-generating process",
+    )
+    group.add_argument(
+        "--pool-file",
+        env_var="LOAD_POOL_FILE",
+        default="",
+        help="seeded cardholders (python -m loadtests.seed --credentials --pool-out FILE): "
+        "draw --card-pool of them instead of enrolling at start",
     )
     group.add_argument(
         "--revoked-pool",
@@ -190,13 +200,25 @@ def _enroll_pool(environment: Environment, **_: Any) -> None:
         except (EnrollmentFailed, requests.RequestException) as exc:
             _fire_failure(environment, "setup enrollment", f"setup_failed {exc}")
 
+    enrolled_here = options.card_pool
+    if options.pool_file:
+        loading = time.perf_counter()
+        pool.good.extend(read_pool(Path(options.pool_file), options.card_pool))
+        enrolled_here = 0
+        # A row in the stats: how many seeded cardholders this process drew, and how fast.
+        environment.events.request.fire(
+            request_type="SETUP", name="cardholders from --pool-file",
+            response_time=(time.perf_counter() - loading) * 1000,
+            response_length=len(pool.good), exception=None, context={},
+        )  # fmt: skip
     workers = gevent.pool.Pool(_SETUP_CONCURRENCY)
-    for index in range(options.card_pool + options.revoked_pool):
-        workers.spawn(one, index >= options.card_pool)
+    for index in range(enrolled_here + options.revoked_pool):
+        workers.spawn(one, index >= enrolled_here)
     workers.join()
     _log.info(
-        "cardcert: enrolled %d cardholders (+%d revoked) in %.1f s",
-        len(pool.good), len(pool.revoked), time.perf_counter() - started,
+        "cardcert: %d cardholders (%s, +%d revoked) in %.1f s",
+        len(pool.good), "from " + options.pool_file if options.pool_file else "enrolled",
+        len(pool.revoked), time.perf_counter() - started,
     )  # fmt: skip
     if not pool.good:
         _fire_failure(environment, "setup enrollment", "setup_failed no cardholder enrolled")

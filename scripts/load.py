@@ -12,7 +12,9 @@ failures by code, checks the merchant database for double-accepted nonces, and e
 * 2: the services could not be started.
 
 ``--ui`` serves locust's web UI on 127.0.0.1 instead (``make load-ui``); ``--smoke`` is a
-few seconds with a few users, for CI.
+few seconds with a few users, for CI. ``--seed N`` first enrolls N cardholders in bulk
+(``loadtests.seed --credentials``) and has locust draw its checkout pool from them instead
+of enrolling through the API at start (exit 2 if seeding fails).
 """
 
 from __future__ import annotations
@@ -294,6 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ui", action="store_true", help="locust web UI on 127.0.0.1")
     parser.add_argument("--web-port", type=int, default=8089)
     parser.add_argument("--card-pool", type=int, default=None)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed N enrolled cardholders into the issuer first; locust draws its pool from them",
+    )
     parser.add_argument("--bad-share", type=float, default=None)
     parser.add_argument("--status-mode", choices=("stapled", "live"), default=None)
     parser.add_argument("--bad-kinds", default=None, help="e.g. replayed (default: all kinds)")
@@ -317,6 +326,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"load: could not start the services: {exc}", file=sys.stderr)
             return 2
         with stack:
+            if args.seed:
+                pool_file = Path(tmp) / "pool.jsonl"
+                seeded = subprocess.run(
+                    [sys.executable, "-m", "loadtests.seed", "--cards", str(args.seed),
+                     "--credentials", "--pool-out", str(pool_file)],
+                    env=env, cwd=ROOT, check=False,
+                )  # fmt: skip
+                if seeded.returncode != 0:
+                    print(f"load: seeding failed (exit {seeded.returncode})", file=sys.stderr)
+                    return 2
+                env["LOAD_POOL_FILE"] = str(pool_file)
+                if args.card_pool is None:
+                    args.card_pool = min(args.seed, 2000)
             for option, variable in (
                 (args.card_pool, "LOAD_CARD_POOL"),
                 (args.bad_share, "LOAD_BAD_SHARE"),

@@ -1,6 +1,7 @@
 """``scripts/load.py --smoke`` runs clean, so the locust files cannot rot unnoticed.
 
-Starts issuer and merchant on SQLite, enrolls a few synthetic cardholders, runs locust
+Starts issuer and merchant on SQLite, seeds 40 enrolled cardholders in bulk (the checkout
+pool is drawn from them) and enrolls the revoked ones through the API, runs locust
 headless for 5 seconds with 6 users (checkouts including every kind of bad presentation,
 enrollment and renewal) and asserts exit 0: no unexpected failure, no locust exception,
 no double-accepted nonce.
@@ -26,7 +27,15 @@ if importlib.util.find_spec("locust") is None:
 
 def test_load_smoke(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "load.py"), "--smoke", "--out", str(tmp_path)],
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "load.py"),
+            "--smoke",
+            "--seed",
+            "40",
+            "--out",
+            str(tmp_path),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -34,6 +43,7 @@ def test_load_smoke(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "seeded 40 cards with credentials" in done.stderr
     assert "unexpected failures: none" in done.stdout
     assert "-> OK" in done.stdout  # the nonce check
     with (tmp_path / "locust_stats.csv").open(newline="") as handle:
@@ -41,4 +51,7 @@ def test_load_smoke(tmp_path: Path) -> None:
     assert int(rows["Aggregated"]["Request Count"]) > 0
     assert int(rows["Aggregated"]["Failure Count"]) == 0
     assert "/v1/checkouts/{id}/verify [good]" in rows
+    # The checkout pool was drawn from the seeded cardholders (one draw per locust process).
+    assert int(rows["cardholders from --pool-file"]["Request Count"]) == 1
+    assert int(rows["cardholders from --pool-file"]["Failure Count"]) == 0
     assert (tmp_path / "report.html").exists()
