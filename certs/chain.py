@@ -261,6 +261,17 @@ class ChainVerifier:
     def roots(self) -> tuple[x509.Certificate, ...]:
         return self._roots
 
+    def check_issuer_ca(self, der: bytes) -> None:
+        """Validate an issuer CA certificate against the roots, as a path would (signature,
+        CA profile, root constraints; dates are checked per path). For configuration time,
+        e.g. adding an issuer to a directory: a bad CA then fails at once, with its code,
+        instead of every checkout through it failing later.
+
+        Raises:
+            CertificateError: the code of the first failing check.
+        """
+        self._trusted_issuer(der)
+
     def _trusted_issuer(self, der: bytes) -> _TrustedIssuer:
         key = hashlib.sha256(der).digest()
         cached = self._issuers.get(key)

@@ -28,11 +28,13 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from certs.chain import ChainVerifier
+from certs.errors import CardcertError
 from certs.origin import is_serialised_origin, origin_of_url
 from certs.wire import load_json_object
 from merchant.errors import IssuerMetadataInvalid
@@ -122,8 +124,13 @@ def parse_issuer_metadata(
         _ = (ca.issuer, ca.subject)  # decoded lazily: a malformed name fails here
     except (ValueError, TypeError, x509.InvalidVersion) as exc:
         raise IssuerMetadataInvalid("caCertificate must be one PEM certificate") from exc
-    if roots and not _issued_by_a_root(ca, roots):
-        raise IssuerMetadataInvalid("the issuer CA is not issued by a configured network root")
+    if roots:
+        try:
+            ChainVerifier(roots).check_issuer_ca(ca.public_bytes(serialization.Encoding.DER))
+        except CardcertError as exc:
+            raise IssuerMetadataInvalid(
+                f"the issuer CA does not validate under a configured network root ({exc.code})"
+            ) from exc
     return IssuerInfo(
         name=name,
         origin=origin,
@@ -133,18 +140,6 @@ def parse_issuer_metadata(
         ocsp_url=ocsp_url,
         metadata=obj,
     )
-
-
-def _issued_by_a_root(ca: x509.Certificate, roots: Sequence[x509.Certificate]) -> bool:
-    for root in roots:
-        if root.subject != ca.issuer:
-            continue
-        try:
-            ca.verify_directly_issued_by(root)
-        except (ValueError, TypeError, InvalidSignature):
-            continue
-        return True
-    return False
 
 
 def metadata_url_for(url: str) -> str:

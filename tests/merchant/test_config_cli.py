@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from merchant.__main__ import main as merchant_main
@@ -22,6 +23,7 @@ from merchant.issuer_directory import (
     parse_issuer_metadata,
 )
 from merchant.settings import ConfigurationError, RevocationMode, Settings
+from tests.certs import vectors
 from tests.merchant.conftest import issuer_metadata, typed_card
 
 
@@ -157,6 +159,7 @@ def test_issuer_metadata_checks(pki, other_pki):
     ):
         with pytest.raises(IssuerMetadataInvalid):
             parse_issuer_metadata({**metadata, **change})
+    assert "untrusted_root" in str(_raised(metadata, [other_pki.root]))
     assert metadata_url_for("http://issuer.localhost:8001") == (
         "http://issuer.localhost:8001/.well-known/cardcert-issuer"
     )
@@ -288,3 +291,22 @@ def test_cli_usage():
     with pytest.raises(SystemExit) as exit_:
         merchant_main([])
     assert exit_.value.code == 2
+
+
+def _raised(metadata: object, roots: list[x509.Certificate]) -> IssuerMetadataInvalid:
+    with pytest.raises(IssuerMetadataInvalid) as raised:
+        parse_issuer_metadata(metadata, roots=roots)  # type: ignore[arg-type]
+    return raised.value
+
+
+def test_an_issuer_ca_that_is_not_a_ca_is_refused_when_the_issuer_is_added(pki):
+    """Signed by the trusted root but with cA FALSE: every checkout through it would fail
+    (cert_profile_violation), so adding it to the directory fails at once, with that code."""
+    root = x509.load_pem_x509_certificate(vectors.read("pki/root-ca.pem"))
+    not_a_ca = vectors.read("pki/not-ca-issuer-ca.pem").decode()
+    metadata = {**issuer_metadata(pki), "caCertificate": not_a_ca}
+    error = _raised(metadata, [root])
+    assert error.code == "issuer_metadata_invalid"
+    assert "cert_profile_violation" in str(error)
+    good = {**issuer_metadata(pki), "caCertificate": vectors.read("pki/issuer-ca.pem").decode()}
+    assert parse_issuer_metadata(good, roots=[root]).bin_prefixes == ("411111",)
