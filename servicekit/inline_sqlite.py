@@ -43,7 +43,7 @@ import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.exc import DBAPIError
@@ -58,6 +58,7 @@ _MAX_RETRY_SECONDS = 0.02
 _CACHE_SIZE = 512
 _DIALECT = SQLiteDialect_pysqlite(paramstyle="named")
 _Processor = Callable[[Any], Any]
+_T = TypeVar("_T")
 
 
 class InlineRow(tuple[Any, ...]):
@@ -82,9 +83,6 @@ class InlineResult:
 
     def first(self) -> InlineRow | None:
         return self._rows[0] if self._rows else None
-
-    def all(self) -> list[InlineRow]:
-        return list(self._rows)
 
 
 class PreparedStatement:
@@ -177,14 +175,24 @@ def _locked(error: sqlite3.OperationalError) -> bool:
     return error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-async def _attempts(timeout: float) -> AsyncIterator[None]:
-    """Yield once per attempt, sleeping (without blocking the loop) between attempts."""
+async def _when_unlocked(action: Callable[[], _T], timeout: float) -> _T:
+    """``action()``, tried again while SQLite refuses it with SQLITE_BUSY/LOCKED (a refused
+    statement has done nothing), sleeping on the event loop between attempts without
+    blocking it, for up to ``timeout`` seconds.
+
+    Raises:
+        ServiceUnavailable: ``service_unavailable`` when the lock stayed taken.
+    """
     deadline = time.monotonic() + timeout
     pause = _FIRST_RETRY_SECONDS
     while True:
-        yield
+        try:
+            return action()
+        except sqlite3.OperationalError as error:
+            if not _locked(error):
+                raise
         if time.monotonic() >= deadline:
-            return
+            raise ServiceUnavailable("the database is busy")
         await asyncio.sleep(pause)
         pause = min(pause * 2, _MAX_RETRY_SECONDS)
 
@@ -218,13 +226,7 @@ class InlineConnection:
         prepared = _CACHE.get(statement)
         if not self._retry:
             return self._run(prepared, parameters)
-        async for _ in _attempts(self._lock_timeout):
-            try:
-                return self._run(prepared, parameters)
-            except sqlite3.OperationalError as error:
-                if not _locked(error):
-                    raise
-        raise ServiceUnavailable("the database is busy")
+        return await _when_unlocked(lambda: self._run(prepared, parameters), self._lock_timeout)
 
 
 class InlineSqlite:
@@ -285,7 +287,9 @@ class InlineSqlite:
         async with self._writer:
             connection = self._open()
             try:
-                await self._begin_immediate(connection)
+                await _when_unlocked(
+                    lambda: connection.execute("BEGIN IMMEDIATE"), self._lock_timeout
+                )
                 try:
                     yield InlineConnection(connection, retry=False, lock_timeout=0)
                 except BaseException:
@@ -319,16 +323,6 @@ class InlineSqlite:
             # A failed checkpoint loses nothing (the WAL keeps every commit); the next
             # one retries. Said once in the log, without SQL or values.
             _LOG.warning("WAL checkpoint failed: %s", type(future.exception()).__name__)
-
-    async def _begin_immediate(self, connection: sqlite3.Connection) -> None:
-        async for _ in _attempts(self._lock_timeout):
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as error:
-                if not _locked(error):
-                    raise
-        raise ServiceUnavailable("the database is busy")
 
     async def dispose(self) -> None:
         """Close every connection, after a checkpoint still running in its thread."""
