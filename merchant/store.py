@@ -19,7 +19,6 @@ lazy can touch the database behind a handler's back.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
@@ -351,24 +350,19 @@ class Store:
         if autocommit is None and self._postgres:
             autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._autocommit = autocommit or engine
+        # The service's store passes ``inline``: its writers then queue per process in
+        # InlineSqlite and take SQLite's lock with BEGIN IMMEDIATE. The stores built for one
+        # operator command at a time (create-merchant, the demo account) use the engine.
         self._inline = inline
-        # SQLite has one writer at a time; connections of this process that collide sleep
-        # in SQLite's busy handler (milliseconds each). Queue this process's writers here
-        # instead; busy_timeout still arbitrates between worker processes.
-        self._sqlite_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[_Connection]:
-        """A write transaction (serialised per process on SQLite)."""
+        """A write transaction (serialised per process on inline SQLite)."""
         if self._inline is not None:
             async with self._inline.begin() as inline:
                 yield inline
             return
-        if self._sqlite_writer is None:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
-        async with self._sqlite_writer, self.engine.begin() as conn:
+        async with self.engine.begin() as conn:
             yield conn
 
     @contextlib.asynccontextmanager
