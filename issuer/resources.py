@@ -48,11 +48,8 @@ def make_issuer_engine(settings: IssuerSettings) -> AsyncEngine:
     """The engine, with bound parameters kept out of SQLAlchemy's log and error messages."""
     if settings.database_url is None:
         ensure_data_dir(settings)
-    engine = make_engine(settings.resolved_database_url)
-    # Parameters are hashes and ciphertext, never card data, but they stay out of logs and
-    # exception texts all the same (servicekit.database.make_engine does not set this).
-    engine.sync_engine.hide_parameters = True
-    return engine
+    # make_engine hides bound parameters (hashes, ciphertext) from logs and exception texts.
+    return make_engine(settings.resolved_database_url)
 
 
 @asynccontextmanager

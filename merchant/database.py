@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from servicekit.database import discard_closed_connections, make_engine, normalise_database_url
+from servicekit.database import make_engine, normalise_database_url
 from servicekit.inline_sqlite import InlineSqlite
 
 __all__ = ["Engines", "make_engines"]
@@ -49,24 +49,11 @@ def make_engines(url: str, *, pool_size: int = 10) -> Engines:
     if not url.startswith("postgresql"):
         engine = make_engine(url)
         return Engines(engine, engine, InlineSqlite(url))
-    engines = Engines(
-        # hide_parameters: bound values (ciphertexts, hashes) never appear in SQL errors.
-        transactional=create_async_engine(
-            url,
-            pool_size=max(2, pool_size // 2),
-            max_overflow=pool_size,
-            pool_pre_ping=False,
-            hide_parameters=True,
+    return Engines(
+        transactional=make_engine(
+            url, pool_size=max(2, pool_size // 2), max_overflow=pool_size, pre_ping=False
         ),
-        autocommit=create_async_engine(
-            url,
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=False,
-            isolation_level="AUTOCOMMIT",
-            hide_parameters=True,
+        autocommit=make_engine(
+            url, pool_size=pool_size, pre_ping=False, isolation_level="AUTOCOMMIT"
         ),
     )
-    discard_closed_connections(engines.transactional)
-    discard_closed_connections(engines.autocommit)
-    return engines

@@ -76,20 +76,36 @@ def discard_closed_connections(engine: AsyncEngine) -> None:
     event.listen(engine.sync_engine, "checkout", _discard_if_closed)
 
 
-def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
-    """An async engine for ``url`` (SQLite file or PostgreSQL)."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    pre_ping: bool = True,
+    isolation_level: str | None = None,
+) -> AsyncEngine:
+    """An async engine for ``url`` (SQLite file or PostgreSQL).
+
+    PostgreSQL: ``pool_size`` connections kept, ``max_overflow`` (default ``pool_size``)
+    more on demand; without ``pre_ping`` closed connections are still dropped at checkout
+    (:func:`discard_closed_connections`); ``isolation_level`` e.g. ``"AUTOCOMMIT"``.
+    """
     url = normalise_database_url(url)
+    # hide_parameters: bound values (ciphertexts, hashes) never appear in SQL errors or logs.
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 10}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    # hide_parameters: bound values (ciphertexts, hashes) never appear in SQL errors or logs.
+    options: dict[str, Any] = (
+        {} if isolation_level is None else {"isolation_level": isolation_level}
+    )
     engine = create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=pre_ping,
         hide_parameters=True,
+        **options,
     )
     if not pre_ping:
         discard_closed_connections(engine)
