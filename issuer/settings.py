@@ -171,8 +171,8 @@ class IssuerSettings:
         env = PrefixedEnvironment(_PREFIX, environ)
         get = env.get
         values: dict[str, Any] = env.common_values()
-        if (production := get("PRODUCTION")) is not None:
-            values["production"] = _flag("PRODUCTION", production)
+        if (production := env.flag("PRODUCTION", error=ConfigurationError)) is not None:
+            values["production"] = production
         if (name := get("NAME")) is not None:
             values["issuer_name"] = name
         if (origin := get("PUBLIC_ORIGIN")) is not None:
@@ -221,8 +221,8 @@ class IssuerSettings:
         ):
             if (count := get(variable)) is not None:
                 values[setting] = _integer(variable, count)
-        if (forwarded := get("TRUST_FORWARDED_FOR")) is not None:
-            values["trust_forwarded_for"] = _flag("TRUST_FORWARDED_FOR", forwarded)
+        if (forwarded := env.flag("TRUST_FORWARDED_FOR", error=ConfigurationError)) is not None:
+            values["trust_forwarded_for"] = forwarded
         if (limits := get("FRICTIONLESS_LIMITS")) is not None:
             values["frictionless_limits"] = parse_frictionless_limits(limits)
         if (sw_dir := get("SERVICE_WORKER_DIR")) is not None:
@@ -309,12 +309,3 @@ def _integer(name: str, text: str) -> int:
         return int(text)
     except ValueError as exc:
         raise ConfigurationError(f"{_PREFIX}{name} must be an integer") from exc
-
-
-def _flag(name: str, text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigurationError(f"{_PREFIX}{name} must be 1 or 0")

@@ -175,16 +175,16 @@ class Settings:
             values["card_data_key"] = b64url_decode(
                 key, error=ConfigurationError, what="MERCHANT_CARD_DATA_KEY"
             )
-        if (dev := get("DEV")) is not None:
-            values["dev"] = _flag("DEV", dev)
+        if (dev := env.flag("DEV", error=ConfigurationError)) is not None:
+            values["dev"] = dev
         if (origin := get("PUBLIC_ORIGIN")) is not None:
             values["public_origin"] = origin
-        if (shop := get("SHOP")) is not None:
-            values["shop_enabled"] = _flag("SHOP", shop)
+        if (shop := env.flag("SHOP", error=ConfigurationError)) is not None:
+            values["shop_enabled"] = shop
         if (urls := get("ISSUER_METADATA_URLS")) is not None:
             values["issuer_metadata_urls"] = tuple(u.strip() for u in urls.split(",") if u.strip())
-        if (frictionless := get("ALLOW_FRICTIONLESS")) is not None:
-            values["allow_frictionless"] = _flag("ALLOW_FRICTIONLESS", frictionless)
+        if (frictionless := env.flag("ALLOW_FRICTIONLESS", error=ConfigurationError)) is not None:
+            values["allow_frictionless"] = frictionless
         if (signing := get("MAX_SIGNING_AGE")) is not None:
             values["max_signing_age"] = timedelta(seconds=_number("MAX_SIGNING_AGE", signing))
         if (sweep := get("SWEEP_INTERVAL")) is not None:
@@ -193,8 +193,8 @@ class Settings:
             values["checkout_rate_per_minute"] = _count("CHECKOUT_RATE", rate, integer=False)
         if (burst := get("CHECKOUT_BURST")) is not None:
             values["checkout_burst"] = int(_count("CHECKOUT_BURST", burst, integer=True))
-        if (forwarded := get("TRUST_FORWARDED_FOR")) is not None:
-            values["trust_forwarded_for"] = _flag("TRUST_FORWARDED_FOR", forwarded)
+        if (forwarded := env.flag("TRUST_FORWARDED_FOR", error=ConfigurationError)) is not None:
+            values["trust_forwarded_for"] = forwarded
         if (level := get("LOG_LEVEL")) is not None:
             values["log_level"] = level
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -227,12 +227,3 @@ def _number(name: str, text: str) -> float:
         return float(text)
     except ValueError as exc:
         raise ConfigurationError(f"{_PREFIX}{name} must be a number of seconds") from exc
-
-
-def _flag(name: str, text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigurationError(f"{_PREFIX}{name} must be 1 or 0")

@@ -21,6 +21,19 @@ class PrefixedEnvironment:
         value = self._environ.get(self._prefix + name)
         return value if value not in (None, "") else None
 
+    def flag(self, name: str, *, error: type[Exception]) -> bool | None:
+        """``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off`` (any case), None
+        when unset; anything else raises ``error`` naming the variable."""
+        text = self.get(name)
+        if text is None:
+            return None
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise error(f"{self._prefix}{name} must be 1 or 0")
+
     def common_values(self) -> dict[str, Any]:
         """``data_dir`` from ``PREFIX_DATA_DIR``; ``database_url`` from ``PREFIX_DATABASE_URL``,
         else the shared ``DATABASE_URL``."""
