@@ -129,3 +129,17 @@ def test_a_pool_sample_is_drawn_from_the_whole_file(seeded: Path) -> None:
     ]
     assert len(set(samples)) > 1
     assert any(sample != first_lines for sample in samples)
+
+
+def test_a_pool_file_without_credentials_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pool file is cardholders with keys: asking for one without --credentials is
+    refused before anything is seeded."""
+    from loadtests.seed import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["--cards", "1", "--pool-out", str(tmp_path / "pool.jsonl")])
+    assert raised.value.code == 2
+    assert "--pool-out needs --credentials" in capsys.readouterr().err
+    assert not (tmp_path / "pool.jsonl").exists()
