@@ -21,19 +21,16 @@ validated against their schemas with real data, not only the 404 paths.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from collections import Counter
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
 import schemathesis
-from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
@@ -48,8 +45,8 @@ from issuer import errors as issuer_errors
 from merchant import errors as merchant_errors
 from servicekit import errors as service_errors
 from tests import figures
+from tests.hardening.live_app import LiveApp
 
-T = TypeVar("T")
 _ERROR_MODULES = (issuer_errors, merchant_errors, service_errors)
 
 # Per operation (fuzzing phase; the examples and coverage phases add their own cases).
@@ -58,53 +55,15 @@ _ERROR_MODULES = (issuer_errors, merchant_errors, service_errors)
 # random seeds, as tests/hardening/test_parser_fuzz.py does.
 _EXPLORE = os.environ.get("CARDCERT_FUZZ_EXAMPLES")
 MAX_EXAMPLES = max(50, int(_EXPLORE) // 10) if _EXPLORE else 50
-_TIMEOUT = 30.0
 
 
 @dataclass
-class LiveService:
-    """An aiohttp application served on 127.0.0.1 by its own event loop in a thread.
+class LiveService(LiveApp):
+    """A service under schemathesis, with what its setup created and what it answered."""
 
-    schemathesis calls the service synchronously (``requests``), so the service cannot
-    share the test's thread; setup coroutines (API keys, fixtures in the database) run
-    on the service's loop with :meth:`run`.
-    """
-
-    app: web.Application
-    loop: asyncio.AbstractEventLoop
-    thread: threading.Thread
-    runner: web.AppRunner
-    url: str
     known: dict[str, str] = field(default_factory=dict)
     document: dict[str, Any] = field(default_factory=dict)
     answers: Counter[str] = field(default_factory=Counter)
-
-    @classmethod
-    def start(cls, app: web.Application) -> LiveService:
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="live-service", daemon=True)
-        thread.start()
-        runner = web.AppRunner(app, access_log=None)
-
-        async def serve() -> str:
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            host, port = runner.addresses[0][:2]
-            return f"http://{host}:{port}"
-
-        url = asyncio.run_coroutine_threadsafe(serve(), loop).result(timeout=_TIMEOUT)
-        return cls(app=app, loop=loop, thread=thread, runner=runner, url=url)
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` on the service's loop (where its database engine lives)."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=_TIMEOUT)
-
-    def stop(self) -> None:
-        self.run(self.runner.cleanup())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=_TIMEOUT)
-        self.loop.close()
 
 
 def _error_statuses() -> dict[str, set[int]]:

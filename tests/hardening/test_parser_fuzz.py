@@ -29,9 +29,8 @@ import http.client
 import itertools
 import json
 import os
-import threading
 import warnings
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -90,6 +89,7 @@ from servicekit.middleware import make_error_middleware
 from tests import figures
 from tests.certs.vectors import VECTORS, cases, certificate_der, manifest, read
 from tests.expected_codes import CARD_DATA_CODES, CHAIN_CODES
+from tests.hardening.live_app import LiveApp
 from tests.hardening.strategies import (
     byte_mutations,
     der_element,
@@ -1628,35 +1628,8 @@ def test_money(amount: Decimal | str | int, currency: str) -> None:
 
 
 @dataclass
-class _LiveApp:
-    """An aiohttp application on 127.0.0.1 served by its own event loop in a thread, so
-    hypothesis can drive it with a plain blocking HTTP client."""
-
-    app: web.Application
-    loop: asyncio.AbstractEventLoop
-    thread: threading.Thread
-    runner: web.AppRunner
-    port: int
-
-    @classmethod
-    def start(cls, app: web.Application) -> _LiveApp:
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="fuzz-app", daemon=True)
-        thread.start()
-        runner = web.AppRunner(app, access_log=None)
-
-        async def serve() -> int:
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            return int(runner.addresses[0][1])
-
-        port = cls._run(loop, serve())
-        return cls(app=app, loop=loop, thread=thread, runner=runner, port=port)
-
-    @staticmethod
-    def _run(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=30)
+class _LiveApp(LiveApp):
+    """A live application the fuzzers drive with a plain blocking HTTP client."""
 
     def request(
         self, method: str, path: str, body: bytes | Iterator[bytes] | None, headers: dict[str, str]
@@ -1674,12 +1647,6 @@ class _LiveApp:
             return response.status, response.getheader("Content-Type", ""), response.read()
         finally:
             connection.close()
-
-    def stop(self) -> None:
-        self._run(self.loop, self.runner.cleanup())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")
