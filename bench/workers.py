@@ -24,18 +24,18 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from servicekit.local_service import free_loopback_port, wait_until_healthy
 
 __all__ = ["WorkersResult", "WrkRun", "run"]
 
@@ -114,12 +114,6 @@ class WorkersResult:
         return sum(r.requests for r in self.runs)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _prepare_database(database_url: str, api_key: str, issuer_ca_pem: str) -> None:
     """Schema, one merchant account with ``api_key``, the issuer record."""
     from merchant.issuer_directory import parse_issuer_metadata, save_issuer
@@ -181,24 +175,10 @@ async def _create_checkouts(url: str, api_key: str, count: int) -> list[dict[str
     return checkouts
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the merchant service exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the merchant service did not become healthy at {url}")
-
-
 @contextmanager
 def _service(env: dict[str, str], workers: int) -> Iterator[str]:
     """``python -m merchant serve --workers N`` on a free port; yields its base URL."""
-    port = _free_port()
+    port = free_loopback_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "merchant", "serve", "--port", str(port), "--workers", f"{workers}"],
@@ -207,7 +187,7 @@ def _service(env: dict[str, str], workers: int) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
     )
     try:
-        _wait_healthy(url, process)
+        wait_until_healthy(url, process, within=30, what="merchant service")
         yield url
     finally:
         process.send_signal(signal.SIGTERM)

@@ -13,10 +13,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+
+from servicekit.local_service import ServiceNotHealthy, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data" / "demo"
@@ -29,19 +29,12 @@ DEMO_PAN = "4111 1111 1111 1111"
 DEMO_CVC = "123"
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"demo: the {what} exited with status {process.returncode}")
-        try:
-            # Loopback only: the demo talks to the services it started itself.
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"demo: the {what} did not become healthy at {url}")
+def _wait_healthy_or_exit(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    """Wait for the service on 127.0.0.1:``port``; exit the demo if it does not come up."""
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}", process, within=30, what=what)
+    except ServiceNotHealthy as exc:
+        raise SystemExit(f"demo: {exc}") from exc
 
 
 def _expiry() -> str:
@@ -83,14 +76,14 @@ def main() -> int:
             [python, "-m", "issuer", "serve", "--port", str(ISSUER_PORT)], env=env, cwd=ROOT
         )
         children.append(issuer)
-        _wait_healthy(f"http://127.0.0.1:{ISSUER_PORT}", issuer, "issuer")
+        _wait_healthy_or_exit(ISSUER_PORT, issuer, "issuer")
         merchant = subprocess.Popen(
             [python, "-m", "merchant", "serve", "--dev", "--port", str(SHOP_PORT)],
             env=env,
             cwd=ROOT,
         )
         children.append(merchant)
-        _wait_healthy(f"http://127.0.0.1:{SHOP_PORT}", merchant, "merchant")
+        _wait_healthy_or_exit(SHOP_PORT, merchant, "merchant")
         print(
             f"""
 cardcert demo is running (Ctrl-C stops it; state in {DATA}).

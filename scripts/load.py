@@ -26,13 +26,10 @@ import csv
 import os
 import secrets
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,29 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from certs.wire import b64url_encode  # noqa: E402
+from servicekit.local_service import free_loopback_port, wait_until_healthy  # noqa: E402
 from tests.postgres_cluster import running_cluster  # noqa: E402
 
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the {what} exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the {what} did not become healthy at {url}")
 
 
 def _secret_line(output: str, marker: str) -> str:
@@ -106,7 +84,7 @@ def _databases(postgres: bool) -> Iterator[tuple[str | None, str | None]]:
 def services(work: Path, *, workers: int, postgres: bool) -> Iterator[dict[str, str]]:
     """Start issuer and merchant; yield the locust environment (URLs, keys, database)."""
     python = sys.executable
-    issuer_port, merchant_port = _free_port(), _free_port()
+    issuer_port, merchant_port = free_loopback_port(), free_loopback_port()
     issuer_url = f"http://127.0.0.1:{issuer_port}"
     merchant_url = f"http://127.0.0.1:{merchant_port}"
     with _databases(postgres) as (issuer_db, merchant_db):
@@ -145,7 +123,7 @@ def services(work: Path, *, workers: int, postgres: bool) -> Iterator[dict[str, 
                 env=env, cwd=ROOT,
             )  # fmt: skip
             children.append(issuer)
-            _wait_healthy(issuer_url, issuer, "issuer")
+            wait_until_healthy(issuer_url, issuer, within=60, what="issuer")
             issuer_key = _run(
                 [python, "-m", "issuer", "create-api-key", "--name", "load"], env
             ).split()[-1]
@@ -175,7 +153,7 @@ def services(work: Path, *, workers: int, postgres: bool) -> Iterator[dict[str, 
                 env=env, cwd=ROOT,
             )  # fmt: skip
             children.append(merchant)
-            _wait_healthy(merchant_url, merchant, "merchant")
+            wait_until_healthy(merchant_url, merchant, within=60, what="merchant")
             yield {
                 **env,
                 "LOAD_ISSUER_URL": issuer_url,

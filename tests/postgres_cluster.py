@@ -17,18 +17,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from servicekit.local_service import free_loopback_port
+
 __all__ = ["find_pg_bin", "running_cluster"]
 
 
 def find_pg_bin() -> Path | None:
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
     return Path(candidates[0]).parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -43,7 +39,7 @@ def running_cluster() -> Iterator[str]:
     data = base / "data"
     if as_root:
         shutil.chown(base, "postgres", "postgres")
-    port = _free_port()
+    port = free_loopback_port()
     subprocess.run(
         [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
         check=True,

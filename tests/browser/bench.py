@@ -29,9 +29,10 @@ from pathlib import Path
 
 from playwright.async_api import Page, async_playwright
 
+from servicekit.local_service import free_loopback_port
 from tests.browser.chromium import CHROMIUM, CHROMIUM_FLAGS
 from tests.browser.flows import enroll, new_pan, pay_url, transaction_request
-from tests.browser.servers import RequestLog, free_port, serve
+from tests.browser.servers import RequestLog, serve
 from tests.browser.stub_issuer import StubIssuer
 
 __all__ = ["LatencyReport", "Summary", "main", "run"]
@@ -161,7 +162,7 @@ async def _one(
 
 async def run(*, rounds: int = 30, warmup: int = 3, files: Path | None = None) -> LatencyReport:
     """Measure; see the module docstring. ``files``: another copy of service_worker/."""
-    issuer_port, shop_port = free_port(), free_port()
+    issuer_port, shop_port = free_loopback_port(), free_loopback_port()
     issuer_origin = f"http://issuer.localhost:{issuer_port}"
     shop_origin = f"http://shop.localhost:{shop_port}"
     issuer = StubIssuer(origin=issuer_origin, frictionless={"EUR": "30.00"})

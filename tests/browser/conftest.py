@@ -14,8 +14,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
+from servicekit.local_service import free_loopback_port
 from tests.browser.chromium import CHROMIUM, CHROMIUM_FLAGS, chromium_available
-from tests.browser.servers import RequestLog, free_port, serve
+from tests.browser.servers import RequestLog, serve
 from tests.browser.stub_issuer import StubIssuer
 from tests.browser.stub_merchant import StubMerchant
 
@@ -52,7 +53,7 @@ class StubWorld:
 @pytest_asyncio.fixture(loop_scope="session", scope="package")
 async def stub_world() -> AsyncIterator[StubWorld]:
     """The stub issuer and stub merchant, on issuer.localhost / shop.localhost."""
-    issuer_port, shop_port = free_port(), free_port()
+    issuer_port, shop_port = free_loopback_port(), free_loopback_port()
     issuer_origin = f"http://issuer.localhost:{issuer_port}"
     shop_origin = f"http://shop.localhost:{shop_port}"
     issuer = StubIssuer(origin=issuer_origin)

@@ -8,7 +8,6 @@ logger: it sees every request the server answered, without touching the applicat
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-__all__ = ["LoggedRequest", "RequestLog", "free_port", "serve"]
+__all__ = ["LoggedRequest", "RequestLog", "serve"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +58,6 @@ def _logger_class(log: RequestLog) -> type[AbstractAccessLogger]:
             return True
 
     return _Logger
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @asynccontextmanager

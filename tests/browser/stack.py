@@ -18,7 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.browser.servers import RequestLog, free_port, serve
+from servicekit.local_service import free_loopback_port
+from tests.browser.servers import RequestLog, serve
 
 __all__ = ["Stack", "running_stack"]
 
@@ -95,7 +96,7 @@ async def running_stack(
     from merchant.app import create_app as create_merchant_app
     from merchant.settings import Settings as MerchantSettings
 
-    issuer_port, shop_port = free_port(), free_port()
+    issuer_port, shop_port = free_loopback_port(), free_loopback_port()
     issuer_origin = f"http://issuer.localhost:{issuer_port}"
     shop_origin = f"http://shop.localhost:{shop_port}"
     issuer_settings = IssuerSettings(

@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +50,11 @@ from certs.card_data import CardData
 from certs.credential import CardholderCredential
 from certs.dev_pki import DevPki
 from certs.wire import b64url_encode
+from servicekit.local_service import (
+    ServiceNotHealthy,
+    free_loopback_port,
+    wait_until_healthy,
+)
 from tests.postgres_cluster import find_pg_bin
 
 __all__ = [
@@ -63,7 +67,6 @@ __all__ = [
     "Tally",
     "base_environment",
     "create_issuer_api_key",
-    "free_port",
     "issuer_environment",
     "kill_one_worker",
     "post_until_answered",
@@ -80,12 +83,6 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[2]
 # Errors a client sees when the process serving its connection dies under it.
 TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, asyncio.TimeoutError, ConnectionError)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- services and their workers ----------------------------------------------------------
@@ -194,22 +191,6 @@ class Service:
         return self.log.read_text(errors="replace")[-size:] if self.log.exists() else ""
 
 
-def _wait_healthy(service: Service, within: float) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise AssertionError(
-                f"{service.url} exited with {service.process.returncode}:\n{service.log_tail()}"
-            )
-        try:
-            with urllib.request.urlopen(f"{service.url}/health", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"{service.url} did not become healthy:\n{service.log_tail()}")
-
-
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the parent (it stops its workers), then SIGKILL whatever is left of the group."""
     with contextlib.suppress(ProcessLookupError):
@@ -227,7 +208,7 @@ def running_service(
     component: str, *, env: Mapping[str, str], workers: int, log: Path, port: int | None = None
 ) -> Iterator[Service]:
     """``python -m component serve --port P --workers N`` until the block ends."""
-    port = port or free_port()
+    port = port or free_loopback_port()
     command = [sys.executable, "-m", component, "serve", "--port", str(port)]
     command += ["--workers", str(workers)]
     with log.open("ab") as sink:
@@ -241,7 +222,10 @@ def running_service(
         )
     service = Service(process=process, url=f"http://127.0.0.1:{port}", log=log)
     try:
-        _wait_healthy(service, within=60)
+        try:
+            wait_until_healthy(service.url, process, within=60, what=component)
+        except ServiceNotHealthy as exc:  # fail the test with what the service logged
+            raise AssertionError(f"{exc}:\n{service.log_tail()}") from exc
         if workers > 1:
             wait_for_workers(process.pid, workers, port=port)
         yield service
@@ -273,7 +257,7 @@ class RestartableCluster:
         if self._as_root:
             shutil.chown(self._base, "postgres", "postgres")
         self._data = self._base / "data"
-        self.port = free_port()
+        self.port = free_loopback_port()
         self.running = False
 
     @property

@@ -33,13 +33,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp
 
 from loadtests.cardholders import card_json, random_pan
+from servicekit.local_service import free_loopback_port
 from tests import figures
 from tests.hardening.fault_helpers import (
     MerchantWorld,
     RestartableCluster,
     Tally,
     create_issuer_api_key,
-    free_port,
     issuer_environment,
     prepare_enrollment,
     read_json,
@@ -188,7 +188,7 @@ async def test_database_restart_under_a_serving_merchant(
     issuer_database = await cluster.create_database("issuer")
     world = MerchantWorld(tmp_path, database_url=database_url)
     await world.prepare_database()
-    issuer_port = free_port()
+    issuer_port = free_loopback_port()
     issuer_env = issuer_environment(tmp_path, port=issuer_port, database_url=issuer_database)
     with (
         running_service(

@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from servicekit.local_service import free_loopback_port
 from tests import figures
 from tests.hardening.fault_helpers import (
     ROOT,
@@ -35,7 +36,6 @@ from tests.hardening.fault_helpers import (
     Tally,
     base_environment,
     create_issuer_api_key,
-    free_port,
     issuer_environment,
     kill_one_worker,
     post_until_answered,
@@ -123,7 +123,7 @@ async def test_worker_sigkill_during_enrollment(postgres_url: str, tmp_path: Pat
     """Issuer on PostgreSQL with 2 workers, SIGKILL one mid-enrollment: every enrollment a
     client saw succeed has exactly one credential (its key, its id), no activation code has
     two, none exists that no client holds, the runner replaces the worker, no 5xx at all."""
-    port = free_port()
+    port = free_loopback_port()
     env = issuer_environment(tmp_path, port=port, database_url=postgres_url)
     with running_service(
         "issuer", env=env, workers=2, log=tmp_path / "issuer.log", port=port
@@ -385,7 +385,7 @@ def test_runner_stops_a_worker_crash_loop(tmp_path: Path) -> None:
         "from servicekit.runner import serve\n"
         "async def factory():\n"
         "    raise RuntimeError('this worker cannot start')\n"
-        f"serve(factory, host='127.0.0.1', port={free_port()}, workers=2)\n"
+        f"serve(factory, host='127.0.0.1', port={free_loopback_port()}, workers=2)\n"
     )
     completed = subprocess.run(
         [sys.executable, "-c", script],

@@ -64,8 +64,8 @@ from issuer.card_vault import CardVault as IssuerCardVault
 from merchant.card_vault import CardVault as MerchantCardVault
 from servicekit.api_keys import hash_api_key
 from servicekit.key_files import read_key_file
+from servicekit.local_service import free_loopback_port
 from tests import figures
-from tests.browser.servers import free_port
 from tests.issuer.helpers import Device, make_pan
 from tests.postgres_cluster import find_pg_bin
 
@@ -422,7 +422,7 @@ async def running_services(directory: Path, database_url: str | None) -> AsyncIt
     from merchant.app import create_app as create_merchant_app
     from merchant.settings import Settings as MerchantSettings
 
-    issuer_port, shop_port = free_port(), free_port()
+    issuer_port, shop_port = free_loopback_port(), free_loopback_port()
     issuer_origin = f"http://issuer.localhost:{issuer_port}"
     shop_origin = f"http://shop.localhost:{shop_port}"
     responses: list[RecordedResponse] = []

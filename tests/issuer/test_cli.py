@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,15 +16,10 @@ import pytest
 from certs.proof_of_possession import PopPurpose
 from certs.wire import b64url_encode
 from issuer.cli import main
+from servicekit.local_service import free_loopback_port
 from tests.issuer.helpers import Device, TestCard, sensitive
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _environment(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -119,7 +113,7 @@ def test_production_refuses_to_start_without_keys(tmp_path: Path) -> None:
 
 
 async def test_serve_with_two_workers_enrolls_and_logs_no_card_data(tmp_path: Path) -> None:
-    data, port = tmp_path / "issuer", _free_port()
+    data, port = tmp_path / "issuer", free_loopback_port()
     environment = _environment(data, ISSUER_PUBLIC_ORIGIN=f"http://127.0.0.1:{port}")
     card = TestCard()
     registered = await asyncio.to_thread(

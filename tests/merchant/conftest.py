@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,7 @@ from merchant.app_keys import ENGINE, STORE
 from merchant.issuer_directory import parse_issuer_metadata, save_issuer
 from merchant.settings import Settings
 from servicekit.api_keys import generate_api_key, hash_api_key
+from servicekit.local_service import free_loopback_port
 
 # A test PAN and a distinctive security code: the log scan looks for both.
 TEST_PAN = "4111 1111 1111 1111"
@@ -76,9 +76,8 @@ class Clock:
 
 
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A 127.0.0.1 port nobody listens on (free a moment ago): connections are refused."""
+    return free_loopback_port()
 
 
 def build_ocsp_response(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 import json
 import secrets
-import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +37,7 @@ from merchant.evidence import verify_evidence
 from merchant.issuer_directory import fetch_issuer_metadata, save_issuer
 from merchant.models import IssuerRecord, table_of
 from merchant.settings import RevocationMode
+from servicekit.local_service import free_loopback_port
 from tests.merchant.conftest import card_json, present, typed_card
 
 
@@ -53,12 +53,6 @@ def _issuer_factory() -> Any:
     pytest.skip("issuer.create_app does not exist yet (the issuer is being built in parallel)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 async def real_issuer(tmp_path: Path, pki) -> Any:
     create_app = _issuer_factory()
@@ -66,7 +60,7 @@ async def real_issuer(tmp_path: Path, pki) -> Any:
 
     data_dir = tmp_path / "issuer"
     pki.save(data_dir)  # the issuer loads this PKI instead of generating one
-    port = _free_port()
+    port = free_loopback_port()
     origin = f"http://localhost:{port}"
     settings = IssuerSettings(
         data_dir=data_dir,

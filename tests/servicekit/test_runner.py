@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from servicekit.local_service import free_loopback_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_serving(port: int, process: subprocess.Popen[bytes]) -> None:
@@ -41,7 +36,7 @@ def test_sigterm_to_the_process_group_exits_zero(attempt: int) -> None:
     worker at once; each worker then also gets the parent's SIGTERM. The second one used
     to raise aiohttp's GracefulExit again mid-shutdown, and the service exited 1 about one
     time in three; repeated to catch that race."""
-    port = _free_port()
+    port = free_loopback_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.servicekit.runner_app", str(port)],
         cwd=ROOT,
