@@ -38,13 +38,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import importlib
 import secrets
 import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ from issuer.app_keys import RESOURCES
 from issuer.cards import register_card
 from issuer.resources import IssuerResources
 from issuer.settings import IssuerSettings
+from servicekit.call_timers import CallTimers
 
 __all__ = ["EnrollmentResult", "run"]
 
@@ -99,7 +101,7 @@ class EnrollmentResult:
     sequential_enrollments: int
     sequential: dict[str, float]  # sequential phase, wall seconds per enrollment
     counts: dict[str, float]  # per enrollment, sequential phase: round_trips (database
-    # awaits, see _database_timers), statements, commits, rollbacks
+    # awaits, see _round_trip_targets), statements, commits, rollbacks
 
     @property
     def endpoint_per_second(self) -> float:
@@ -123,80 +125,21 @@ class EnrollmentResult:
         return self.sequential_per_second / self.ceiling_per_second
 
 
-@dataclass(slots=True)
-class _Timers:
-    """Seconds spent inside wrapped calls, and how many calls."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-    calls: dict[str, int] = field(default_factory=dict)
-
-    def add(self, name: str, seconds: float) -> None:
-        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
-        self.calls[name] = self.calls.get(name, 0) + 1
-
-    def wrap(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.add(name, time.perf_counter() - started)
-
-        return timed
-
-    def wrap_async(
-        self, name: str, function: Callable[..., Awaitable[Any]]
-    ) -> Callable[..., Awaitable[Any]]:
-        async def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return await function(*args, **kwargs)
-            finally:
-                self.add(name, time.perf_counter() - started)
-
-        return timed
-
-    def reset(self) -> None:
-        self.seconds.clear()
-        self.calls.clear()
+_ISSUER_TARGETS = (
+    (issuer.enrollment, "verify_proof_of_possession", "pop_verify"),
+    (issuer.enrollment, "card_data_digest", "digest"),
+    (issuer.minting, "mint_card_certificate", "mint"),
+    (issuer.cardholder_api, "signed_status", "ocsp_status"),
+)
+"""The issuer's calls of the ceiling steps and of the status signing (module globals)."""
 
 
-@contextlib.contextmanager
-def _patched(targets: list[tuple[Any, str, Callable[..., Any]]]) -> Iterator[None]:
-    """Replace ``owner.name`` by ``make(original)`` for each target; restore on exit."""
-    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
-    for owner, name, make in targets:
-        setattr(owner, name, make(getattr(owner, name)))
-    try:
-        yield
-    finally:
-        for owner, name, original in originals:
-            setattr(owner, name, original)
-
-
-def _issuer_timers(timers: _Timers) -> list[tuple[Any, str, Callable[..., Any]]]:
-    """The issuer's calls of the ceiling steps and of the status signing (module globals)."""
-    return [
-        (module, name, lambda f, label=label: timers.wrap(label, f))
-        for module, name, label in (
-            (issuer.enrollment, "verify_proof_of_possession", "pop_verify"),
-            (issuer.enrollment, "card_data_digest", "digest"),
-            (issuer.minting, "mint_card_certificate", "mint"),
-            (issuer.cardholder_api, "signed_status", "ocsp_status"),
-        )
-    ]
-
-
-def _database_timers(timers: _Timers) -> list[tuple[Any, str, Callable[..., Any]]]:
-    """Two SQLAlchemy internals, timed for the sequential phase:
-
-    * ``greenlet_spawn``, through which every call of the async API (``AsyncSession.exec``,
-      ``get``, ``commit``, ``close``, ...) runs the ORM and Core in a greenlet: the whole
-      database layer (outermost calls only);
-    * ``await_`` in the async drivers: every database round trip (a statement, a fetch, a
-      cursor close, a commit, a rollback, a pool ping) waits in it for the event loop.
+def _orm_targets() -> list[tuple[Any, str, str]]:
+    """SQLAlchemy's ``greenlet_spawn``, through which every call of the async API
+    (``AsyncSession.exec``, ``get``, ``commit``, ``close``, ...) runs the ORM and Core in a
+    greenlet: the whole database layer (time outermost calls only, see :func:`_outermost`).
     """
-    targets: list[tuple[Any, str, Callable[..., Any]]] = []
+    targets: list[tuple[Any, str, str]] = []
     for name in (
         "sqlalchemy.ext.asyncio.engine",
         "sqlalchemy.ext.asyncio.result",
@@ -205,7 +148,15 @@ def _database_timers(timers: _Timers) -> list[tuple[Any, str, Callable[..., Any]
     ):
         module = importlib.import_module(name)
         if callable(getattr(module, "greenlet_spawn", None)):
-            targets.append((module, "greenlet_spawn", lambda f: _outermost(timers, "orm", f)))
+            targets.append((module, "greenlet_spawn", "orm"))
+    return targets
+
+
+def _round_trip_targets() -> list[tuple[Any, str, str]]:
+    """``await_`` in SQLAlchemy's async drivers: every database round trip (a statement, a
+    fetch, a cursor close, a commit, a rollback, a pool ping) waits in it for the event loop.
+    """
+    targets: list[tuple[Any, str, str]] = []
     for name in (
         "sqlalchemy.connectors.asyncio",
         "sqlalchemy.dialects.sqlite.aiosqlite",
@@ -213,7 +164,7 @@ def _database_timers(timers: _Timers) -> list[tuple[Any, str, Callable[..., Any]
     ):
         module = importlib.import_module(name)
         if callable(getattr(module, "await_", None)):
-            targets.append((module, "await_", lambda f: timers.wrap("round_trips", f)))
+            targets.append((module, "await_", "round_trips"))
     return targets
 
 
@@ -221,7 +172,7 @@ _DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("bench_depth", defa
 
 
 def _outermost(
-    timers: _Timers, name: str, function: Callable[..., Awaitable[Any]]
+    timers: CallTimers, name: str, function: Callable[..., Awaitable[Any]]
 ) -> Callable[..., Awaitable[Any]]:
     """Time ``function`` where it is not called from within itself (per task)."""
 
@@ -240,7 +191,7 @@ def _outermost(
 
 
 @contextlib.contextmanager
-def _sql_counted(res: IssuerResources, timers: _Timers) -> Iterator[None]:
+def _sql_counted(res: IssuerResources, timers: CallTimers) -> Iterator[None]:
     """Count SQL statements, commits and explicit rollbacks (not pool resets) on the engine."""
     engine = res.engine.sync_engine
     listeners: list[tuple[str, Callable[..., None]]] = [
@@ -324,7 +275,7 @@ def _contenders(res: IssuerResources, card: CardData) -> dict[str, Callable[[], 
 class _Client:
     """Enrolls devices over HTTP, ``concurrency`` at a time, and records what it saw."""
 
-    def __init__(self, session: aiohttp.ClientSession, timers: _Timers) -> None:
+    def __init__(self, session: aiohttp.ClientSession, timers: CallTimers) -> None:
         self.session = session
         self.timers = timers
         self.statuses: dict[int, int] = {}
@@ -397,7 +348,7 @@ async def _run(
     per_batch = (cards - warmup - sequential) // batches
     if per_batch < concurrency:
         raise ValueError("too few cards for the batches and the concurrency")
-    timers = _Timers()
+    timers = CallTimers()
 
     @web.middleware
     async def handler_clock(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -443,8 +394,12 @@ async def _run(
                 # Sequential phase: one enrollment in flight, every layer timed.
                 client.reset()
                 timers.reset()
-                targets = _issuer_timers(timers) + _database_timers(timers)
-                with _patched(targets), _sql_counted(res, timers):
+                with (
+                    timers.patched(_ISSUER_TARGETS),
+                    timers.patched(_round_trip_targets()),
+                    timers.patched(_orm_targets(), wrap=functools.partial(_outermost, timers)),
+                    _sql_counted(res, timers),
+                ):
                     await client.batch(devices[next_device : next_device + sequential], 1)
                 next_device += sequential
                 seq = {"pair": sum(client.latencies)} | dict(timers.seconds)
@@ -469,7 +424,7 @@ async def _run(
                         samples[name].extend(measured.rounds)
                     ceiling_blocks.append(statistics.median(samples["ceiling"][-3:]))
 
-                with _patched(_issuer_timers(timers)):
+                with timers.patched(_ISSUER_TARGETS):
                     for _ in range(batches):
                         ceiling_block()
                         batch = devices[next_device : next_device + per_batch]

@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import secrets
 import statistics
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,6 +47,7 @@ from merchant.app_keys import ENGINE, STORE
 from merchant.issuer_directory import parse_issuer_metadata, save_issuer
 from merchant.settings import Settings
 from servicekit.api_keys import generate_api_key, hash_api_key
+from servicekit.call_timers import CallTimers
 
 __all__ = ["BenchResult", "main", "run"]
 
@@ -102,68 +100,6 @@ class BenchResult:
         return lines
 
 
-class _Timers:
-    """Wall time of labelled calls, collected only while ``active`` (the sequential phase:
-    one request in flight, so a call's wall time is its own). Patches are removed after."""
-
-    def __init__(self) -> None:
-        self.seconds: defaultdict[str, float] = defaultdict(float)
-        self.active = False
-
-    def _add(self, label: str, started: float) -> None:
-        if self.active:
-            self.seconds[label] += time.perf_counter() - started
-
-    def _wrap(self, function: Callable[..., Any], label: str) -> Callable[..., Any]:
-        if asyncio.iscoroutinefunction(function):
-
-            @functools.wraps(function)
-            async def timed_async(*args: Any, **kwargs: Any) -> Any:
-                started = time.perf_counter()
-                try:
-                    return await function(*args, **kwargs)
-                finally:
-                    self._add(label, started)
-
-            return timed_async
-
-        @functools.wraps(function)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self._add(label, started)
-
-        return timed
-
-    @contextmanager
-    def patched(self, targets: list[tuple[Any, str, str]]) -> Iterator[None]:
-        """Replace ``owner.name`` with a timed wrapper for each ``(owner, name, label)``."""
-        originals = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
-        for owner, name, label in targets:
-            setattr(owner, name, self._wrap(getattr(owner, name), label))
-        try:
-            yield
-        finally:
-            for owner, name, original in originals:
-                setattr(owner, name, original)
-
-    def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
-        @web.middleware
-        async def timing(
-            request: web.Request,
-            handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-        ) -> web.StreamResponse:
-            started = time.perf_counter()
-            try:
-                return await handler(request)
-            finally:
-                self._add(_SERVER, started)
-
-        return timing
-
-
 _SERVER = "server: middlewares + handler"
 _PARTS = (
     ("database: peek (API key + checkout)", "checkout_for_key"),
@@ -171,7 +107,24 @@ _PARTS = (
 )
 
 
-def _breakdown(timers: _Timers, round_trip: float, count: int) -> dict[str, float]:
+def _server_timing(timers: CallTimers) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """An outermost middleware that times every request under ``_SERVER``."""
+
+    @web.middleware
+    async def timing(
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            return await handler(request)
+        finally:
+            timers.add(_SERVER, time.perf_counter() - started)
+
+    return timing
+
+
+def _breakdown(timers: CallTimers, round_trip: float, count: int) -> dict[str, float]:
     """Microseconds per request by part; "rest" and "HTTP" are what the parts leave."""
     per = {label: seconds / count * 1e6 for label, seconds in timers.seconds.items()}
     server = per.pop(_SERVER, 0.0)
@@ -216,8 +169,10 @@ async def _run(requests: int, concurrency: int, database_url: str | None) -> Ben
             checkout_burst=1_000_000,
         )
         app = create_app(settings)
-        timers = _Timers()
-        app.middlewares.insert(0, timers.middleware())
+        # Collected only in the sequential phase: one request in flight, so a call's wall
+        # time is its own.
+        timers = CallTimers(active=False)
+        app.middlewares.insert(0, _server_timing(timers))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -271,7 +226,7 @@ async def _measure(
     requests: int,
     concurrency: int,
     database: str,
-    timers: _Timers,
+    timers: CallTimers,
     app: web.Application,
 ) -> BenchResult:
     base = f"http://127.0.0.1:{port}"
