@@ -2,17 +2,60 @@
 
 The Service Worker's ``service_worker/static/jcs.js`` implements the same scheme; a test
 runs both on the same tricky inputs and compares the bytes.
+
+Most values cardcert canonicalises (transactions, proofs of possession, evidence documents,
+checkout requests) hold only strings, booleans, null, small integers and ASCII keys. For
+those, ``json.dumps`` with sorted keys and no ASCII escaping writes exactly the RFC 8785
+bytes (section 3.2.2.2: the same escapes as ECMAScript's ``JSON.stringify``; 3.2.3: ASCII
+keys sort the same by code point as by UTF-16 code unit; 3.2.2.3: an integer of at most
+2**53 - 1 is written in plain decimal), at a third of the cost of the general serialiser,
+which every other value (floats, non-ASCII keys, large integers) still goes through.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import rfc8785
 
 __all__ = ["canonical_json"]
 
+_MAX_SAFE_INTEGER = 2**53 - 1  # RFC 8785 3.2.2.3 via I-JSON (RFC 7493 2.2)
+_PLAIN_SCALARS = (str, bool, type(None))
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is made only of what the fast serialiser writes as RFC 8785 does.
+
+    Exact types only: a subclass (an ``OrderedDict``, an ``IntEnum``) takes the general path.
+    """
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return True
+    if kind is int:
+        return bool(-_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii() or not _plain(item):
+                return False
+        return True
+    if kind is list:
+        return all(_plain(item) for item in value)
+    return False
+
 
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 canonical bytes of a JSON value (objects, arrays, strings, numbers, bools)."""
+    """RFC 8785 canonical bytes of a JSON value (objects, arrays, strings, numbers, bools).
+
+    Raises:
+        ValueError: the value is not I-JSON (a lone surrogate, a non-finite or out-of-range
+            number, a type JSON does not have).
+    """
+    if _plain(value):
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate (RFC 8785 3.2.2.2, RFC 7493 2.1)
+            raise ValueError("input contains non-UTF-8 codepoints") from exc
     return bytes(rfc8785.dumps(value))

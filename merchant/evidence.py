@@ -57,7 +57,6 @@ __all__ = [
     "EvidenceReport",
     "EvidenceVerdictMismatch",
     "build_evidence",
-    "canonical_bytes",
     "format_time",
     "verify_evidence",
 ]
@@ -155,35 +154,9 @@ class EvidenceContext:
     software_version: str = __version__
 
 
-_MAX_SAFE_INTEGER = 2**53 - 1
-
-
-def _plain(value: Any) -> bool:
-    """Whether ``value`` holds only what serialises identically under RFC 8785 and
-    ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``: ASCII keys
-    (so code-point order is UTF-16 order), strings, booleans, null and safe integers (no
-    floats, whose RFC 8785 form differs). Evidence documents always are."""
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_plain(item) for item in value)
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return True
-    return isinstance(value, int) and abs(value) <= _MAX_SAFE_INTEGER
-
-
-def canonical_bytes(value: Any) -> bytes:
-    """RFC 8785 canonical JSON; the fast serialiser when it provably gives the same bytes."""
-    if _plain(value):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-            "utf-8"
-        )
-    return canonical_json(value)
-
-
 def _digest(document: dict[str, Any]) -> str:
     body = {key: value for key, value in document.items() if key != "integrity"}
-    return b64url_encode(hashlib.sha256(canonical_bytes(body)).digest())
+    return b64url_encode(hashlib.sha256(canonical_json(body)).digest())
 
 
 def _checks_passed(evaluation: Evaluation) -> tuple[list[str], str | None]:

@@ -307,27 +307,3 @@ def test_evidence_cli_as_module(exported, pki, tmp_path: Path):
         cwd=Path(__file__).parents[2],
     )
     assert completed.returncode == 0, completed.stderr
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        {"b": 1, "a": [True, None, "x"], "c": {"z": "Café ☕ 😀", "y": -(2**53) + 1}},
-        {"control": '\u0001\n\t"\\', "line": "\u2028", "empty": {}, "list": []},
-        {"float": 1.5},
-        {"é": "non-ASCII key"},
-    ],
-)
-def test_fast_canonical_form_is_rfc8785(value):
-    from merchant.evidence import canonical_bytes
-
-    assert canonical_bytes(value) == canonical_json(value)
-
-
-def test_fast_canonical_form_refuses_what_rfc8785_refuses():
-    from merchant.evidence import canonical_bytes
-
-    with pytest.raises(Exception):  # noqa: B017, PT011 - rfc8785's own integer-domain error
-        canonical_json({"big": 2**60})
-    with pytest.raises(Exception):  # noqa: B017, PT011
-        canonical_bytes({"big": 2**60})
