@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from asn1crypto import parser
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -55,37 +54,69 @@ _LEAF_CRITICAL = frozenset(
 _MAX_CHAIN = 3
 
 
-def _same_signature_algorithms(der: bytes) -> bool:
-    # RFC 5280 4.1.1.2: signatureAlgorithm "MUST contain the same algorithm identifier as
-    # the signature field in the sequence tbsCertificate"; cryptography reads only the
-    # outer one. DER is canonical, so equal identifiers have equal encodings.
-    body: bytes = parser.parse(der)[4]  # Certificate ::= SEQUENCE { tbsCertificate, ... }
-    tbs_length = parser.peek(body)
-    outer = body[tbs_length : tbs_length + parser.peek(body[tbs_length:])]
-    fields: bytes = parser.parse(body[:tbs_length])[4]
-    for _ in range(2):  # [0] version (present: v3 only), serialNumber
-        fields = fields[parser.peek(fields) :]
-    return fields[: parser.peek(fields)] == outer
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Layout:
+    """Where a certificate's signed parts lie in its DER (X.509 section 7, RFC 5280 4.1)."""
+
+    tbs: bytes  # tbsCertificate exactly as signed (no re-encoding)
+    issuer: bytes  # the issuer Name, DER
+    subject: bytes  # the subject Name, DER
+    signature_algorithms_agree: bool
 
 
-def load_certificate(der: bytes) -> x509.Certificate:
-    """Parse one DER certificate and read its extensions once.
+def _element(der: bytes, start: int) -> tuple[int, int]:
+    """(contents offset, end offset) of the DER element at ``start`` (X.690 8.1: a one-octet
+    identifier here, then a definite length, short form or long form)."""
+    first = der[start + 1]
+    if first < 0x80:
+        return start + 2, start + 2 + first
+    contents = start + 2 + (first & 0x7F)
+    return contents, contents + int.from_bytes(der[start + 2 : contents], "big")
 
-    Raises:
-        CertificateMalformed: ``cert_malformed`` (bad DER, not v3, duplicate extension,
-            two signature algorithm fields that differ).
-    """
+
+def _layout(der: bytes) -> _Layout:
+    # Only for DER that cryptography accepted, which it parses strictly as
+    # Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue } with
+    # TBSCertificate ::= SEQUENCE { [0] version (v3: present), serialNumber, signature,
+    # issuer, validity, subject, ... } and nothing after it: the offsets are those fields'.
+    body, _ = _element(der, 0)
+    tbs_contents, tbs_end = _element(der, body)
+    _, outer_end = _element(der, tbs_end)
+    spans = []
+    position = tbs_contents
+    for _ in range(6):  # version, serialNumber, signature, issuer, validity, subject
+        _, end = _element(der, position)
+        spans.append((position, end))
+        position = end
+    inner, issuer, subject = spans[2], spans[3], spans[5]
+    return _Layout(
+        tbs=der[body:tbs_end],
+        issuer=der[issuer[0] : issuer[1]],
+        subject=der[subject[0] : subject[1]],
+        # RFC 5280 4.1.1.2: signatureAlgorithm "MUST contain the same algorithm identifier
+        # as the signature field in the sequence tbsCertificate"; cryptography reads only
+        # the outer one. DER is canonical, so equal identifiers have equal encodings.
+        signature_algorithms_agree=der[inner[0] : inner[1]] == der[tbs_end:outer_end],
+    )
+
+
+def _load(der: bytes, *, decode_issuer: bool = True) -> tuple[x509.Certificate, _Layout]:
     try:
         certificate = x509.load_der_x509_certificate(der)
         if certificate.version is not x509.Version.v3:
             raise CertificateMalformed("the certificate is not X.509 v3")
-        if not _same_signature_algorithms(der):
+        layout = _layout(der)
+        if not layout.signature_algorithms_agree:
             raise CertificateMalformed("the two signature algorithm fields differ")
         # Touch the extensions so a duplicate or undecodable one fails here (RFC 5280 4.2:
         # "A certificate MUST NOT include more than one instance of a particular extension").
         _ = certificate.extensions
-        # Names are decoded lazily; decode them here so a bad one is cert_malformed.
-        _ = (certificate.issuer, certificate.subject)
+        # Names are decoded lazily; decode them here so a bad one is cert_malformed. A card
+        # certificate's issuer is decoded only when it differs from its CA's subject, see
+        # ChainVerifier._checked_leaf.
+        _ = certificate.subject
+        if decode_issuer:
+            _ = certificate.issuer
     except (
         ValueError,
         # cryptography decodes a name attribute with a value type its OID may not have
@@ -96,7 +127,25 @@ def load_certificate(der: bytes) -> x509.Certificate:
         x509.UnsupportedGeneralNameType,
     ) as exc:
         raise CertificateMalformed() from exc
-    return certificate
+    return certificate, layout
+
+
+def load_certificate(der: bytes) -> x509.Certificate:
+    """Parse one DER certificate and read its extensions and names once.
+
+    Raises:
+        CertificateMalformed: ``cert_malformed`` (bad DER, not v3, duplicate extension,
+            undecodable name, two signature algorithm fields that differ).
+    """
+    return _load(der)[0]
+
+
+def _decode_issuer_name(certificate: x509.Certificate) -> None:
+    # What _load(decode_issuer=True) would have found: a bad name is cert_malformed.
+    try:
+        _ = certificate.issuer
+    except (ValueError, TypeError) as exc:
+        raise CertificateMalformed() from exc
 
 
 def _p256_key(certificate: x509.Certificate) -> ec.EllipticCurvePublicKey:
@@ -108,13 +157,13 @@ def _p256_key(certificate: x509.Certificate) -> ec.EllipticCurvePublicKey:
 
 
 def _check_signature(
-    certificate: x509.Certificate, issuer_key: ec.EllipticCurvePublicKey, what: str
+    certificate: x509.Certificate, tbs: bytes, issuer_key: ec.EllipticCurvePublicKey, what: str
 ) -> None:
     # RFC 5280 6.1.3 (a)(1); the profile allows ecdsa-with-SHA256 only (RFC 5758 3.2).
     if certificate.signature_algorithm_oid != _ECDSA_SHA256:
         raise CertificateProfileViolation(f"the {what} is not signed with ecdsa-with-SHA256")
     try:
-        issuer_key.verify(certificate.signature, certificate.tbs_certificate_bytes, _ECDSA)
+        issuer_key.verify(certificate.signature, tbs, _ECDSA)
     except InvalidSignature as exc:
         raise CertificateSignatureInvalid(f"the {what} signature does not verify") from exc
 
@@ -178,6 +227,7 @@ class _TrustedIssuer:
 
     certificate: x509.Certificate
     der_sha256: bytes
+    subject_der: bytes
     public_key: ec.EllipticCurvePublicKey
     root: x509.Certificate
     root_der: bytes
@@ -277,7 +327,7 @@ class ChainVerifier:
         cached = self._issuers.get(key)
         if cached is not None:
             return cached
-        certificate = load_certificate(der)
+        certificate, layout = _load(der)
         candidates = [root for root in self._roots if root.subject == certificate.issuer]
         if not candidates:
             raise UntrustedRoot()
@@ -287,7 +337,7 @@ class ChainVerifier:
             if aki is not None and _key_identifier(root) not in (None, aki):
                 continue
             try:
-                _check_signature(certificate, _p256_key(root), "issuer CA")
+                _check_signature(certificate, layout.tbs, _p256_key(root), "issuer CA")
             except CertificateSignatureInvalid as exc:
                 last_error = exc
                 continue
@@ -299,6 +349,7 @@ class ChainVerifier:
             trusted = _TrustedIssuer(
                 certificate=certificate,
                 der_sha256=key,
+                subject_der=layout.subject,
                 public_key=_p256_key(certificate),
                 root=root,
                 root_der=root.public_bytes(serialization.Encoding.DER),
@@ -319,9 +370,12 @@ class ChainVerifier:
             if cached is not None and cached.issuer_der_sha256 == issuer.der_sha256:
                 self._leaves.move_to_end(key)
                 return cached
-        leaf = load_certificate(der)
-        # RFC 5280 6.1.3 (a)(4): name chaining, and AKI/SKI agreement (4.2.1.1).
-        if leaf.issuer != issuer.certificate.subject:
+        leaf, layout = _load(der, decode_issuer=False)
+        # RFC 5280 6.1.3 (a)(4): name chaining, and AKI/SKI agreement (4.2.1.1). A CA encodes
+        # its subject "in the same way" in the issuer field of all it issues (4.1.2.6), so
+        # the names are compared as DER; the CA's subject decoded, so the leaf's issuer does.
+        if layout.issuer != issuer.subject_der:
+            _decode_issuer_name(leaf)
             raise UntrustedRoot("the card certificate was not issued by the issuer CA")
         aki = _authority_key_identifier(leaf)
         if aki is None:
@@ -329,7 +383,7 @@ class ChainVerifier:
             raise CertificateProfileViolation("the card certificate has no authorityKeyIdentifier")
         if issuer.key_identifier is not None and aki != issuer.key_identifier:
             raise UntrustedRoot("the card certificate names another issuer key")
-        _check_signature(leaf, issuer.public_key, "card certificate")
+        _check_signature(leaf, layout.tbs, issuer.public_key, "card certificate")
         _check_serial(leaf, "card certificate")
         public_key = _p256_key(leaf)
         _check_leaf_extensions(leaf)

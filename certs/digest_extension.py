@@ -90,6 +90,7 @@ _DER_PREFIX = {
     oid: encode_digest_extension(bytes(length), x509.ObjectIdentifier(oid))[:-length]
     for oid, length in _SUPPORTED.items()
 }
+_ALGORITHMS = {oid: x509.ObjectIdentifier(oid) for oid in _SUPPORTED}
 _UNIVERSAL, _PRIMITIVE, _CONSTRUCTED = 0, 0, 1
 _TAG_OCTET_STRING, _TAG_SEQUENCE = 4, 16
 
@@ -159,12 +160,20 @@ def decode_digest_extension(certificate: x509.Certificate) -> CardDataDigestExte
     value = extension.value
     if not isinstance(value, x509.UnrecognizedExtension):
         raise CertificateProfileViolation("the card-data digest extension is not recognised")
-    algorithm, digest = _parse_value(value.value)
-    # DER, not BER (X.690 10.1): one value has one encoding. The schema's encoding of this
-    # value is its algorithm's prefix (built once from the schema) followed by the digest.
-    if value.value != _DER_PREFIX[algorithm.dotted_string] + digest:
+    raw = value.value
+    # DER, not BER (X.690 10.1): one value has one encoding. The schema's encoding of a
+    # supported value is its algorithm's prefix (built once from the schema) followed by the
+    # digest, so a value of that form is accepted as it stands; any other is parsed, for the
+    # error it deserves.
+    for oid, prefix in _DER_PREFIX.items():
+        if len(raw) == len(prefix) + _SUPPORTED[oid] and raw.startswith(prefix):
+            return CardDataDigestExtension(
+                algorithm=_ALGORITHMS[oid], digest=raw[len(prefix) :], raw=raw
+            )
+    algorithm, digest = _parse_value(raw)
+    if raw != _DER_PREFIX[algorithm.dotted_string] + digest:
         raise _malformed()
-    return CardDataDigestExtension(algorithm=algorithm, digest=digest, raw=value.value)
+    return CardDataDigestExtension(algorithm=algorithm, digest=digest, raw=raw)
 
 
 def decode_digest_extension_with_schema(raw: bytes) -> tuple[str, int, bytes]:

@@ -52,7 +52,7 @@ from hypothesis.control import currently_in_test_context
 
 from certs.canonical_json import canonical_json
 from certs.card_data import CardData, luhn_valid
-from certs.chain import ChainVerifier, load_certificate
+from certs.chain import ChainVerifier, _layout, load_certificate
 from certs.credential import CardholderCredential
 from certs.dev_pki import DevPki
 from certs.digest_extension import (
@@ -300,6 +300,10 @@ def test_certificate_der(data: bytes) -> None:
         assert outcome.value is not None
         assert outcome.value.public_bytes(serialization.Encoding.DER) == data
         assert outcome.value.version is x509.Version.v3
+        # The offsets the chain check signs and compares names with are the fields'.
+        layout = _layout(data)
+        assert layout.tbs == outcome.value.tbs_certificate_bytes
+        assert layout.signature_algorithms_agree
 
 
 _presented_element = st.one_of(
