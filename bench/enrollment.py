@@ -46,12 +46,13 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import event
@@ -73,7 +74,7 @@ from issuer.resources import IssuerResources
 from issuer.settings import IssuerSettings
 from servicekit.call_timers import CallTimers
 
-__all__ = ["EnrollmentResult", "run"]
+__all__ = ["EnrollmentResult", "enrollment_contenders", "run"]
 
 _ORIGIN = "http://issuer.localhost:8001"
 _LIFTED = 100_000
@@ -228,15 +229,23 @@ class _Device:
     secret: str
 
 
-def _contenders(res: IssuerResources, card: CardData) -> dict[str, Callable[[], object]]:
-    """The ceiling and the two bare operations, on the issuer's own key and settings."""
+def enrollment_contenders(
+    *,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    issuer_ca: x509.Certificate,
+    crl_url: str,
+    ocsp_url: str,
+    validity: timedelta,
+    card: CardData,
+) -> dict[str, Callable[[], object]]:
+    """The ceiling (one enrollment's PoP verify, digest and mint) and the two bare
+    operations, on an issuer CA key (also used by bench.floors)."""
     key = ec.generate_private_key(ec.SECP256R1())
     public_key = key.public_key()
     challenge = b64url_encode(secrets.token_bytes(32))
     message = pop_message(purpose=PopPurpose.ENROLLMENT, origin=_ORIGIN, challenge=challenge)
     signature = sign_raw(key, message)
     secret = secrets.token_bytes(32)
-    pki, settings = res.pki, res.settings
     now = datetime.now(UTC)
     ecdsa = ec.ECDSA(hashes.SHA256())
     der_signature = key.sign(message, ecdsa)
@@ -257,19 +266,31 @@ def _contenders(res: IssuerResources, card: CardData) -> dict[str, Callable[[], 
                 card_expiry=card.expiry,
                 card_data_digest=digest,
             ),
-            issuer_key=pki.issuer_key,
-            issuer_ca=pki.issuer_ca,
-            crl_url=settings.crl_url,
-            ocsp_url=settings.ocsp_url,
+            issuer_key=issuer_key,
+            issuer_ca=issuer_ca,
+            crl_url=crl_url,
+            ocsp_url=ocsp_url,
             now=now,
-            validity=settings.certificate_validity,
+            validity=validity,
         )
 
     return {
         "ceiling": ceiling,
         "bare_verify": lambda: public_key.verify(der_signature, message, ecdsa),
-        "bare_sign": lambda: pki.issuer_key.sign(message, ecdsa),
+        "bare_sign": lambda: issuer_key.sign(message, ecdsa),
     }
+
+
+def _contenders(res: IssuerResources, card: CardData) -> dict[str, Callable[[], object]]:
+    """The ceiling and the two bare operations, on the issuer's own key and settings."""
+    return enrollment_contenders(
+        issuer_key=res.pki.issuer_key,
+        issuer_ca=res.pki.issuer_ca,
+        crl_url=res.settings.crl_url,
+        ocsp_url=res.settings.ocsp_url,
+        validity=res.settings.certificate_validity,
+        card=card,
+    )
 
 
 class _Client:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the benchmarks import the services; a broken one must not break the rest
     from bench.browser import BrowserLatency
     from bench.enrollment import EnrollmentResult
+    from bench.floors import Floors
     from bench.merchant_endpoint import MerchantSummary
     from bench.timing import Measurement
     from bench.workers import WorkersResult
@@ -24,6 +25,7 @@ __all__ = [
     "browser_lines",
     "core_lines",
     "enrollment_lines",
+    "floors_lines",
     "merchant_lines",
     "workers_lines",
 ]
@@ -89,6 +91,60 @@ def core_lines(results: dict[str, Measurement], machine: str, head: Headlines) -
         "core verify, returning certificate ÷ bare P-256 verify",
         f"{results['core_warm'].seconds_per_op / bare:.2f}x",
         "",
+    )
+    return lines
+
+
+def floors_lines(floors: Floors, machine: str, head: Headlines) -> list[str]:
+    bare = floors.seconds("bare_verify")
+    rows = (
+        ("HTTP: minimal aiohttp application, server per request (wrk)", floors.http),
+        (
+            "SQLite: one durable write transaction (WAL, synchronous=NORMAL)",
+            floors.seconds("sqlite_write"),
+        ),
+        (
+            "core: verify_presentation, leaf cached (what issue 4 divides by)",
+            floors.seconds("core"),
+        ),
+        (
+            "enrollment ceiling: PoP verify + digest + mint (what issue 3 divides by)",
+            floors.seconds("ceiling"),
+        ),
+        ("bare P-256 verify", bare),
+    )
+    lines = [
+        "## Floors: what the per-worker targets leave room for (issues 3 and 4)",
+        "",
+        "`bench.floors.run`: the least a request pays, beside the work the ratios divide by. "
+        "A worker that is always busy serves 1/cost requests per second, so a throughput ratio "
+        "is a cost ratio and is bounded by the request's unavoidable parts. The HTTP figure is "
+        "a separate process under wrk (1 thread, 16 connections, "
+        f"{floors.http_requests:,} requests); the rest alternate in rounds of this process.",
+        "",
+        f"| part | ÷ bare verify | per op ({machine}) |",
+        "|---|---:|---:|",
+    ]
+    for label, seconds in rows:
+        lines.append(f"| {label} | {seconds / bare:.2f}x | {seconds * 1e6:.1f} us |")
+    lines += [
+        "",
+        "Upper bounds with nothing else in the request (no JSON body, no presentation parse, "
+        "no checkout lookup, no evidence; for enrollment no database read and no status "
+        "signing), against the targets:",
+        "",
+        f"- verify endpoint ÷ core <= core / (HTTP + core + write) = "
+        f"**{_pct(floors.verify_bound)}** (target >= 50%);",
+        f"- enrollment ÷ ceiling <= ceiling / (2 x HTTP + ceiling + write) = "
+        f"**{_pct(floors.enrollment_bound)}** (target >= 50%; an enrollment is two requests).",
+        "",
+    ]
+    head.add(
+        "bound: verify endpoint ÷ core, HTTP + core + one write only", _pct(floors.verify_bound)
+    )
+    head.add(
+        "bound: enrollment ÷ ceiling, 2 HTTP + ceiling + one write only",
+        _pct(floors.enrollment_bound),
     )
     return lines
 

@@ -1,12 +1,12 @@
 """``make bench``: run every benchmark in one process and write build/bench/report.md.
 
-Sections, in order: core verification, enrollment (issuer, SQLite and PostgreSQL),
-merchant verify endpoint (SQLite and PostgreSQL), merchant verify with 1 vs 2 worker
-processes under wrk (PostgreSQL and SQLite), browser checkout latency. A section that
-fails is reported as "not available (reason)" and the run goes on; the report is rewritten
-after every section, so an interrupted run still leaves what it measured. At the end the
-"ratios at a glance" table is drawn to build/bench/report.png (needs matplotlib, the
-``bench`` extra).
+Sections, in order: core verification, the floors of the per-worker targets, enrollment
+(issuer, SQLite and PostgreSQL), merchant verify endpoint (SQLite and PostgreSQL), merchant
+verify with 1 vs 2 worker processes under wrk (PostgreSQL and SQLite), browser checkout
+latency. A section that fails is reported as "not available (reason)" and the run goes on;
+the report is rewritten after every section, so an interrupted run still leaves what it
+measured. At the end the "ratios at a glance" table is drawn to build/bench/report.png
+(needs matplotlib, the ``bench`` extra).
 """
 
 from __future__ import annotations
@@ -147,6 +147,14 @@ def main() -> int:
         return core_lines(core.run(), label, run.head)
 
     run.section("core verification vs bare P-256 verify", verification)
+
+    def floors() -> list[str]:
+        from bench import floors
+        from bench.report import floors_lines
+
+        return floors_lines(floors.run(), label, run.head)
+
+    run.section("floors of the per-worker targets (issues 3 and 4)", floors)
     with contextlib.ExitStack() as stack:
         print(f"[{time.monotonic() - run.started:5.1f} s] private PostgreSQL cluster ...")
         cluster: postgres.Cluster | None = None
