@@ -13,7 +13,10 @@ For one database, :func:`run`:
    then ``requests`` timed ``POST /v1/checkouts/{id}/verify``, stop the service.
 
 wrk runs in its own process; its CPU time comes from ``os.wait4`` (user + system), so the
-generator's share of the machine is CPU time ÷ (wall time x cores).
+generator's share of the machine is CPU time ÷ (wall time x cores). Before each run, with
+the service stopped, the core (``verify_presentation``, as :mod:`bench.core` times it with
+the leaf cached) is timed in this process: a 1-worker run ÷ that core is issue 4's
+endpoint ÷ core ratio for the worker alone, its client in another process.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class WrkRun:
     generator_cpu_seconds: float  # wrk's user + system time, warm-up and loading included
     generator_wall_seconds: float
     cores: int
+    core_per_second: float  # verify_presentation (leaf cached) in this process, just before
 
     @property
     def per_second(self) -> float:
@@ -67,6 +71,12 @@ class WrkRun:
     def generator_share(self) -> float:
         """wrk's CPU time ÷ (its wall time x cores): its share of the machine."""
         return self.generator_cpu_seconds / (self.generator_wall_seconds * self.cores)
+
+    @property
+    def core_ratio(self) -> float:
+        """This run's verifies/s ÷ the core's, measured just before it (issue 4's ratio,
+        with the client in another process)."""
+        return self.per_second / self.core_per_second
 
     @property
     def mean_latency_ms(self) -> float:
@@ -100,6 +110,11 @@ class WorkersResult:
             two.per_second / one.per_second
             for one, two in zip(self.runs[::2], self.runs[1::2], strict=False)
         ]
+
+    @property
+    def core_ratio(self) -> float:
+        """Median over the 1-worker runs of verifies/s ÷ the core's measured just before."""
+        return statistics.median(r.core_ratio for r in self.runs if r.workers == 1)
 
     @property
     def generator_share(self) -> float:
@@ -209,6 +224,7 @@ def _wrk(
     connections: int,
     workers: int,
     output: Path,
+    core_per_second: float,
 ) -> WrkRun:
     """One wrk run; its CPU time from ``os.wait4``."""
     command = [
@@ -237,6 +253,7 @@ def _wrk(
         generator_cpu_seconds=usage.ru_utime + usage.ru_stime,
         generator_wall_seconds=wall,
         cores=os.cpu_count() or 1,
+        core_per_second=core_per_second,
     )
 
 
@@ -256,6 +273,8 @@ def run(
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     from cryptography.hazmat.primitives import serialization
 
+    from bench.core import contenders as core_contenders
+    from bench.timing import interleaved
     from certs.card_data import CardData
     from certs.credential import CardholderCredential
     from certs.dev_pki import DevPki
@@ -330,8 +349,12 @@ def run(
             files.append(path)
         setup_seconds = time.monotonic() - setup_started
 
+        core = core_contenders().functions["core_warm"]
         runs = []
         for index, workers in enumerate(pattern):
+            # The core in this process, alone on the machine, right before the run: the
+            # denominator of issue 4's ratio for the 1-worker runs.
+            core_seconds = interleaved({"core": core}, rounds=9, ops=300)["core"].seconds_per_op
             with _service(env, workers=workers) as url:
                 result = _wrk(
                     wrk,
@@ -343,6 +366,7 @@ def run(
                     connections=connections,
                     workers=workers,
                     output=work / f"wrk-{index}.out",
+                    core_per_second=1 / core_seconds,
                 )
             progress(
                 f"  {database}, {workers} worker(s): {result.per_second:,.0f} verifies/s, "
