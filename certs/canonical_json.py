@@ -29,20 +29,27 @@ def _plain(value: Any) -> bool:
     """Whether ``value`` is made only of what the fast serialiser writes as RFC 8785 does.
 
     Exact types only: a subclass (an ``OrderedDict``, an ``IntEnum``) takes the general path.
+    Iterative, and scalars inside containers are checked in place: an evidence document is
+    a few hundred values.
     """
-    kind = type(value)
-    if kind in _PLAIN_SCALARS:
-        return True
-    if kind is int:
-        return bool(-_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER)
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or not key.isascii() or not _plain(item):
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            for key, member in item.items():
+                if type(key) is not str or not key.isascii():
+                    return False
+                if type(member) not in _PLAIN_SCALARS:
+                    pending.append(member)
+        elif kind is list:
+            pending.extend(member for member in item if type(member) not in _PLAIN_SCALARS)
+        elif kind is int:
+            if not -_MAX_SAFE_INTEGER <= item <= _MAX_SAFE_INTEGER:
                 return False
-        return True
-    if kind is list:
-        return all(_plain(item) for item in value)
-    return False
+        elif kind not in _PLAIN_SCALARS:
+            return False
+    return True
 
 
 def canonical_json(value: Any) -> bytes:
