@@ -8,6 +8,7 @@ they match the validated path, so a status for another certificate cannot be pas
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -46,7 +47,7 @@ class StatusSource(StrEnum):
 
 def issuer_key_hash(issuer_ca: x509.Certificate) -> bytes:
     """SHA-256 of the issuer CA's subjectPublicKey BIT STRING (RFC 6960 4.1.1 issuerKeyHash)."""
-    return _cert_id_hashes(issuer_ca, hashes.SHA256())[0]
+    return _cert_id_hashes(issuer_ca, hashes.SHA256)[0]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,13 +113,13 @@ def read_ocsp_response(
     issuer_key = issuer_ca.public_key()
     if not isinstance(issuer_key, ec.EllipticCurvePublicKey) or hash_algorithm is None:
         raise StatusInvalid("the OCSP response signature algorithm is not supported")
-    expected = _cert_id_hashes(issuer_ca, cert_id_hash)
+    expected = _cert_id_hashes(issuer_ca, type(cert_id_hash))
     if (single.issuer_key_hash, single.issuer_name_hash) != expected:
         raise StatusInvalid("the OCSP response is about another issuer")
     if response.responder_key_hash is not None:
         # RFC 6960 4.2.1 ResponderID byKey: SHA-1 of the responder's public key, an
         # identifier (not a security check; the signature below is).
-        responder_hash = _cert_id_hashes(issuer_ca, hashes.SHA1())[0]  # noqa: S303
+        responder_hash = _cert_id_hashes(issuer_ca, hashes.SHA1)[0]
         if response.responder_key_hash != responder_hash:
             raise StatusInvalid("the OCSP response was signed by another responder")
     elif response.responder_name != issuer_ca.subject:
@@ -159,15 +160,18 @@ def read_ocsp_response(
     )
 
 
+@functools.lru_cache(maxsize=256)
 def _cert_id_hashes(
-    issuer_ca: x509.Certificate, algorithm: hashes.HashAlgorithm
+    issuer_ca: x509.Certificate, algorithm: type[hashes.HashAlgorithm]
 ) -> tuple[bytes, bytes]:
-    key_digest = hashes.Hash(algorithm)
+    """(issuerKeyHash, issuerNameHash) of RFC 6960 4.1.1 with ``algorithm``. Pure, so kept per
+    issuer CA and algorithm: issuer CAs are few, and every status read needs them."""
+    key_digest = hashes.Hash(algorithm())
     key_digest.update(
         issuer_ca.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
     )
-    name_digest = hashes.Hash(algorithm)
+    name_digest = hashes.Hash(algorithm())
     name_digest.update(issuer_ca.subject.public_bytes())
     return key_digest.finalize(), name_digest.finalize()
