@@ -9,7 +9,13 @@ presentation per checkout (with a stapled OCSP response, as the browser sends), 
 2. **core + parsing**: the same plus ``Presentation.parse`` of the wire JSON and
    ``read_ocsp_response`` of the staple per call (what a naive integrator pays);
 3. **endpoint**: ``POST /v1/checkouts/{id}/verify`` over HTTP/1.1 keep-alive with
-   ``concurrency`` requests in flight, client in the same process and on the same core.
+   ``concurrency`` requests in flight, client in the same process and on the same core;
+4. **first-time cardholders**: ``requests`` more presentations, each from its own
+   cardholder with its own certificate and staple, so nothing is cached: the core is then
+   ``read_ocsp_response`` of the staple plus ``verify_presentation`` with the leaf cache
+   off (three signature checks: the staple, the card certificate, the transaction; the
+   full path that issue 4's "the core is about 2.7 verifies" describes), and the endpoint
+   verifies the same kind of presentations, each seen for the first time.
 
 ``python -m merchant.bench --requests 2000 --concurrency 16`` prints the numbers; ``make
 bench`` can call :func:`run` and print :meth:`BenchResult.report`.
@@ -40,7 +46,7 @@ from certs.chain import ChainVerifier
 from certs.credential import CardholderCredential
 from certs.dev_pki import DevPki
 from certs.presentation import Presentation
-from certs.revocation import StatusSource, read_ocsp_response
+from certs.revocation import RevocationStatus, StatusSource, read_ocsp_response
 from certs.verification import verify_presentation
 from merchant.app import create_app
 from merchant.app_keys import ENGINE, STORE
@@ -67,12 +73,17 @@ class BenchResult:
     endpoint_p50_ms: float
     endpoint_p99_ms: float
     authenticated: int  # of the throughput phase's ``requests``
+    first_time_core_per_second: float = 0.0
+    first_time_endpoint_per_second: float = 0.0
+    first_time_authenticated: int = 0
     sequential_authenticated: int = 0  # of the sequential phase's _SEQUENTIAL requests
     # Sequential phase: microseconds per request, by part (see _breakdown).
     breakdown_us: dict[str, float] = field(default_factory=dict)
 
     def report(self) -> str:
         ratio = self.endpoint_per_second / self.core_per_second
+        first_core = self.first_time_core_per_second
+        first_endpoint = self.first_time_endpoint_per_second
         return "\n".join(
             (
                 f"merchant verify benchmark ({self.requests} presentations, "
@@ -83,6 +94,11 @@ class BenchResult:
                 f"  (p50 {self.endpoint_p50_ms:.2f} ms, p99 {self.endpoint_p99_ms:.2f} ms,"
                 f" {ratio:.0%} of core)",
                 f"  authenticated verdicts             {self.authenticated:9d}",
+                "  first-time cardholders (nothing cached):",
+                f"    core: staple read + verify_presentation {first_core:7.0f} /s",
+                f"    POST /v1/checkouts/{{id}}/verify        {first_endpoint:7.0f} /s"
+                f"  ({first_endpoint / first_core:.0%} of that core,"
+                f" {self.first_time_authenticated} authenticated)",
                 *self.breakdown_lines(),
             )
         )
@@ -149,11 +165,24 @@ async def _run(requests: int, concurrency: int, database_url: str | None) -> Ben
     credential = CardholderCredential.issue(
         pki, card, now=now, crl_url=f"{_ISSUER}/crl", ocsp_url=f"{_ISSUER}/ocsp"
     )
-    staple = pki.good_status(
-        credential.certificate,
-        this_update=now - timedelta(minutes=1),
-        next_update=now + timedelta(days=1),
-    )
+
+    def staple_for(holder: CardholderCredential) -> bytes:
+        return pki.good_status(
+            holder.certificate,
+            this_update=now - timedelta(minutes=1),
+            next_update=now + timedelta(days=1),
+        )
+
+    staple = staple_for(credential)
+    first_time = [
+        (holder, staple_for(holder))
+        for holder in (
+            CardholderCredential.issue(
+                pki, card, now=now, crl_url=f"{_ISSUER}/crl", ocsp_url=f"{_ISSUER}/ocsp"
+            )
+            for _ in range(requests)
+        )
+    ]
     with tempfile.TemporaryDirectory(prefix="cardcert-bench-") as directory:
         root = Path(directory) / "root.pem"
         root.write_bytes(pki.root.public_bytes(serialization.Encoding.PEM))
@@ -201,6 +230,7 @@ async def _run(requests: int, concurrency: int, database_url: str | None) -> Ben
                 key=key,
                 pki=pki,
                 credential=credential,
+                first_time=first_time,
                 card=card,
                 card_json=card_json,
                 staple=staple,
@@ -220,6 +250,7 @@ async def _measure(
     key: str,
     pki: DevPki,
     credential: CardholderCredential,
+    first_time: list[tuple[CardholderCredential, bytes]],
     card: CardData,
     card_json: dict[str, str],
     staple: bytes,
@@ -240,15 +271,20 @@ async def _measure(
             "returnUrl": f"{_ORIGIN}/checkout/return",
             "card": {"bin": "411111", "last4": "1111"},
         }
-        for _ in range(requests + _SEQUENTIAL):
+        for _ in range(2 * requests + _SEQUENTIAL):
             async with session.post("/v1/checkouts", json=body, headers=headers) as response:
                 checkouts.append(await response.json())
-        sequential_checkouts = checkouts[requests:]
+        sequential_checkouts = checkouts[requests : requests + _SEQUENTIAL]
+        first_time_checkouts = checkouts[requests + _SEQUENTIAL :]
         checkouts = checkouts[:requests]
         signed_at = datetime.now(UTC)
 
-        def present(checkout: dict[str, Any]) -> Presentation:
-            return credential.present(
+        def present(
+            checkout: dict[str, Any],
+            holder: CardholderCredential = credential,
+            status: bytes = staple,
+        ) -> Presentation:
+            return holder.present(
                 merchant_origin=_ORIGIN,
                 merchant_name="Bench Shop",
                 amount="12.30",
@@ -256,7 +292,7 @@ async def _measure(
                 checkout_id=checkout["checkoutId"],
                 nonce=checkout["nonce"],
                 signed_at=signed_at,
-                status=staple,
+                status=status,
             )
 
         presentations = [present(c) for c in checkouts]
@@ -281,7 +317,13 @@ async def _measure(
             source=StatusSource.STAPLED,
         )
 
-        def core(presentation: Presentation, checkout: dict[str, Any]) -> None:
+        def core(
+            presentation: Presentation,
+            checkout: dict[str, Any],
+            *,
+            chain_verifier: ChainVerifier = chains,
+            status: RevocationStatus = status,
+        ) -> None:
             verify_presentation(
                 presentation=presentation,
                 expected_origin=_ORIGIN,
@@ -291,7 +333,7 @@ async def _measure(
                 expected_nonce=checkout["nonce"],
                 expected_merchant_name="Bench Shop",
                 card_data=card,
-                chain_verifier=chains,
+                chain_verifier=chain_verifier,
                 revocation=status,
                 nonce_unused=True,
                 now=verified_at,
@@ -318,28 +360,64 @@ async def _measure(
         parsing_rate = requests / (time.perf_counter() - started)
 
         # 3. The endpoint.
-        bodies = [
-            json.dumps({"presentation": wire, "cardData": card_json}).encode() for wire in wires
+        async def drive(
+            pairs: list[tuple[dict[str, Any], dict[str, Any]]],
+        ) -> tuple[float, list[float], int]:
+            """POST each (checkout, presentation wire) ``concurrency`` at a time: rate,
+            latencies and authenticated verdicts."""
+            queue = [
+                (c, json.dumps({"presentation": w, "cardData": card_json}).encode())
+                for c, w in pairs
+            ]
+            latencies: list[float] = []
+            authenticated = 0
+
+            async def worker() -> None:
+                nonlocal authenticated
+                while queue:
+                    checkout, payload = queue.pop()
+                    sent = time.perf_counter()
+                    async with session.post(
+                        f"/v1/checkouts/{checkout['checkoutId']}/verify",
+                        data=payload,
+                        headers=headers,
+                    ) as response:
+                        result = await response.json()
+                    latencies.append(time.perf_counter() - sent)
+                    authenticated += result["verdict"]["result"] == "authenticated"
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return len(pairs) / (time.perf_counter() - started), latencies, authenticated
+
+        endpoint_rate, latencies, authenticated = await drive(
+            list(zip(checkouts, wires, strict=True))
+        )
+
+        # First-time cardholders: nothing cached, on either side.
+        first_presentations = [
+            present(c, holder, status)
+            for c, (holder, status) in zip(first_time_checkouts, first_time, strict=True)
         ]
-        latencies: list[float] = []
-        authenticated = 0
-        queue = list(zip(checkouts, bodies, strict=True))
-
-        async def worker() -> None:
-            nonlocal authenticated
-            while queue:
-                checkout, payload = queue.pop()
-                sent = time.perf_counter()
-                async with session.post(
-                    f"/v1/checkouts/{checkout['checkoutId']}/verify", data=payload, headers=headers
-                ) as response:
-                    result = await response.json()
-                latencies.append(time.perf_counter() - sent)
-                authenticated += result["verdict"]["result"] == "authenticated"
-
+        cold_chains = ChainVerifier([pki.root], leaf_cache_size=0)
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        endpoint_rate = requests / (time.perf_counter() - started)
+        for presentation, checkout in zip(first_presentations, first_time_checkouts, strict=True):
+            first_status = read_ocsp_response(
+                presentation.status or b"",
+                certificate=x509.load_der_x509_certificate(presentation.certificate_chain[0]),
+                issuer_ca=pki.issuer_ca,
+                now=verified_at,
+                max_age=timedelta(hours=24),
+                source=StatusSource.STAPLED,
+            )
+            core(presentation, checkout, chain_verifier=cold_chains, status=first_status)
+        first_core_rate = requests / (time.perf_counter() - started)
+        first_endpoint_rate, _, first_authenticated = await drive(
+            [
+                (c, p.to_json())
+                for c, p in zip(first_time_checkouts, first_presentations, strict=True)
+            ]
+        )
 
         # 4. Sequential: one request in flight, the parts of each timed (module docstring).
         import merchant.status
@@ -381,6 +459,9 @@ async def _measure(
         endpoint_p50_ms=statistics.median(latencies) * 1000,
         endpoint_p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
         authenticated=authenticated,
+        first_time_core_per_second=first_core_rate,
+        first_time_endpoint_per_second=first_endpoint_rate,
+        first_time_authenticated=first_authenticated,
         sequential_authenticated=sequential_authenticated,
         breakdown_us=breakdown,
     )

@@ -18,6 +18,9 @@ def result() -> bench.BenchResult:
 
 def test_every_presentation_of_the_run_is_authenticated(result: bench.BenchResult) -> None:
     assert result.authenticated == 20
+    assert result.first_time_authenticated == 20
+    assert result.first_time_endpoint_per_second > 0
+    assert result.first_time_core_per_second > 0
     assert result.sequential_authenticated == bench._SEQUENTIAL
     assert result.endpoint_per_second > 0
     assert result.core_per_second > 0
