@@ -73,6 +73,7 @@ from issuer.cards import register_card
 from issuer.resources import IssuerResources
 from issuer.settings import IssuerSettings
 from servicekit.call_timers import CallTimers
+from servicekit.gc_tuning import serving_collector
 
 __all__ = ["EnrollmentResult", "enrollment_contenders", "run"]
 
@@ -399,63 +400,65 @@ async def _run(
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         try:
-            res = app[RESOURCES]
-            devices, card = await _register(res, cards)
-            contenders = _contenders(res, card)
-            samples: dict[str, list[float]] = {name: [] for name in contenders}
-            rates: list[float] = []
-            connector = aiohttp.TCPConnector(limit=concurrency)
-            async with aiohttp.ClientSession(
-                base_url=f"http://127.0.0.1:{runner.addresses[0][1]}", connector=connector
-            ) as session:
-                client = _Client(session, timers)
-                await client.batch(devices[:warmup], concurrency)
-                next_device = warmup
+            # The garbage collector as a serving worker sets it (servicekit/gc_tuning.py).
+            with serving_collector():
+                res = app[RESOURCES]
+                devices, card = await _register(res, cards)
+                contenders = _contenders(res, card)
+                samples: dict[str, list[float]] = {name: [] for name in contenders}
+                rates: list[float] = []
+                connector = aiohttp.TCPConnector(limit=concurrency)
+                async with aiohttp.ClientSession(
+                    base_url=f"http://127.0.0.1:{runner.addresses[0][1]}", connector=connector
+                ) as session:
+                    client = _Client(session, timers)
+                    await client.batch(devices[:warmup], concurrency)
+                    next_device = warmup
 
-                # Sequential phase: one enrollment in flight, every layer timed.
-                client.reset()
-                timers.reset()
-                with (
-                    timers.patched(_ISSUER_TARGETS),
-                    timers.patched(_round_trip_targets()),
-                    timers.patched(_orm_targets(), wrap=functools.partial(_outermost, timers)),
-                    _sql_counted(res, timers),
-                ):
-                    await client.batch(devices[next_device : next_device + sequential], 1)
-                next_device += sequential
-                seq = {"pair": sum(client.latencies)} | dict(timers.seconds)
-                seq = {
-                    name: seconds / sequential
-                    for name, seconds in seq.items()
-                    if name not in ("statements", "commits", "rollbacks")  # counted, not timed
-                }
-                counts = {
-                    name: timers.calls.get(name, 0) / sequential
-                    for name in ("round_trips", "statements", "commits", "rollbacks")
-                }
+                    # Sequential phase: one enrollment in flight, every layer timed.
+                    client.reset()
+                    timers.reset()
+                    with (
+                        timers.patched(_ISSUER_TARGETS),
+                        timers.patched(_round_trip_targets()),
+                        timers.patched(_orm_targets(), wrap=functools.partial(_outermost, timers)),
+                        _sql_counted(res, timers),
+                    ):
+                        await client.batch(devices[next_device : next_device + sequential], 1)
+                    next_device += sequential
+                    seq = {"pair": sum(client.latencies)} | dict(timers.seconds)
+                    seq = {
+                        name: seconds / sequential
+                        for name, seconds in seq.items()
+                        if name not in ("statements", "commits", "rollbacks")  # counted, not timed
+                    }
+                    counts = {
+                        name: timers.calls.get(name, 0) / sequential
+                        for name in ("round_trips", "statements", "commits", "rollbacks")
+                    }
 
-                # Throughput phase: batches alternating with rounds of the ceiling.
-                client.reset()
-                timers.reset()
-                cpu_process = cpu_loop = 0.0
-                ceiling_blocks: list[float] = []  # ceiling median of each block of rounds
+                    # Throughput phase: batches alternating with rounds of the ceiling.
+                    client.reset()
+                    timers.reset()
+                    cpu_process = cpu_loop = 0.0
+                    ceiling_blocks: list[float] = []  # ceiling median of each block of rounds
 
-                def ceiling_block() -> None:
-                    for name, measured in interleaved(contenders, rounds=3, ops=60).items():
-                        samples[name].extend(measured.rounds)
-                    ceiling_blocks.append(statistics.median(samples["ceiling"][-3:]))
+                    def ceiling_block() -> None:
+                        for name, measured in interleaved(contenders, rounds=3, ops=60).items():
+                            samples[name].extend(measured.rounds)
+                        ceiling_blocks.append(statistics.median(samples["ceiling"][-3:]))
 
-                with timers.patched(_ISSUER_TARGETS):
-                    for _ in range(batches):
+                    with timers.patched(_ISSUER_TARGETS):
+                        for _ in range(batches):
+                            ceiling_block()
+                            batch = devices[next_device : next_device + per_batch]
+                            next_device += per_batch
+                            before = _cpu()
+                            rates.append(await client.batch(batch, concurrency))
+                            after = _cpu()
+                            cpu_process += after[0] - before[0]
+                            cpu_loop += after[1] - before[1]
                         ceiling_block()
-                        batch = devices[next_device : next_device + per_batch]
-                        next_device += per_batch
-                        before = _cpu()
-                        rates.append(await client.batch(batch, concurrency))
-                        after = _cpu()
-                        cpu_process += after[0] - before[0]
-                        cpu_loop += after[1] - before[1]
-                    ceiling_block()
         finally:
             await runner.cleanup()
     enrolled = per_batch * batches

@@ -54,6 +54,7 @@ from merchant.issuer_directory import parse_issuer_metadata, save_issuer
 from merchant.settings import Settings
 from servicekit.api_keys import generate_api_key, hash_api_key
 from servicekit.call_timers import CallTimers
+from servicekit.gc_tuning import serving_collector
 
 __all__ = ["BenchResult", "main", "run"]
 
@@ -207,39 +208,47 @@ async def _run(requests: int, concurrency: int, database_url: str | None) -> Ben
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         try:
-            port = runner.addresses[0][1]
-            key = generate_api_key("mk")
-            await app[STORE].create_merchant(
-                merchant_id="mer_" + secrets.token_hex(6),
-                name="Bench Shop",
-                allowed_origins=(_ORIGIN,),
-                key_hash=hash_api_key(key),
-                now=now,
-            )
-            metadata = {
-                "version": 1,
-                "issuerName": "Bench Bank",
-                "issuerOrigin": _ISSUER,
-                "caCertificate": pki.issuer_ca.public_bytes(serialization.Encoding.PEM).decode(),
-                "binPrefixes": ["411111"],
-                "payUrl": f"{_ISSUER}/pay",
-            }
-            await save_issuer(app[ENGINE], parse_issuer_metadata(metadata), source="bench", now=now)
-            return await _measure(
-                port=port,
-                key=key,
-                pki=pki,
-                credential=credential,
-                first_time=first_time,
-                card=card,
-                card_json=card_json,
-                staple=staple,
-                requests=requests,
-                concurrency=concurrency,
-                database="PostgreSQL" if database_url and "postgres" in database_url else "SQLite",
-                timers=timers,
-                app=app,
-            )
+            # The garbage collector as a serving worker sets it (servicekit/gc_tuning.py).
+            with serving_collector():
+                port = runner.addresses[0][1]
+                key = generate_api_key("mk")
+                await app[STORE].create_merchant(
+                    merchant_id="mer_" + secrets.token_hex(6),
+                    name="Bench Shop",
+                    allowed_origins=(_ORIGIN,),
+                    key_hash=hash_api_key(key),
+                    now=now,
+                )
+                metadata = {
+                    "version": 1,
+                    "issuerName": "Bench Bank",
+                    "issuerOrigin": _ISSUER,
+                    "caCertificate": pki.issuer_ca.public_bytes(
+                        serialization.Encoding.PEM
+                    ).decode(),
+                    "binPrefixes": ["411111"],
+                    "payUrl": f"{_ISSUER}/pay",
+                }
+                await save_issuer(
+                    app[ENGINE], parse_issuer_metadata(metadata), source="bench", now=now
+                )
+                return await _measure(
+                    port=port,
+                    key=key,
+                    pki=pki,
+                    credential=credential,
+                    first_time=first_time,
+                    card=card,
+                    card_json=card_json,
+                    staple=staple,
+                    requests=requests,
+                    concurrency=concurrency,
+                    database="PostgreSQL"
+                    if database_url and "postgres" in database_url
+                    else "SQLite",
+                    timers=timers,
+                    app=app,
+                )
         finally:
             await runner.cleanup()
 

@@ -3,7 +3,8 @@
 The parent prepares shared state once (``prepare``: database migrations, PKI files), then
 forks ``workers`` processes; each builds its own app and binds the same host/port with
 ``reuse_port=True`` so the kernel spreads connections across them. Workers share state
-only through the database. SIGINT/SIGTERM stop all workers.
+only through the database. SIGINT/SIGTERM stop all workers. Each worker sets the garbage
+collector for serving once its app has started (servicekit/gc_tuning.py).
 
 The parent supervises: a worker that exits while the service is not stopping (killed by
 the OOM killer or ``kill -9``, or crashed) is replaced by a fresh fork; meanwhile the other
@@ -15,6 +16,7 @@ instead of looping. tests/hardening/test_faults_workers.py kills workers mid-req
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -28,12 +30,25 @@ from typing import Any
 
 from aiohttp import web
 
+from servicekit.gc_tuning import tune_for_serving
+
 __all__ = ["serve"]
 
 log = logging.getLogger("cardcert.runner")
 
 _MAX_RESTARTS = 5
 _RESTART_WINDOW = 30.0
+
+
+async def _tune_after_startup(app: web.Application) -> None:
+    tune_for_serving()  # servicekit/gc_tuning.py: what start-up built is frozen
+
+
+async def _serving_app(app_factory: Callable[[], Awaitable[web.Application]]) -> web.Application:
+    app = await app_factory()
+    # on_startup runs in order: the app's own cleanup contexts (databases, verifiers) first.
+    app.on_startup.append(_tune_after_startup)
+    return app
 
 
 def _run_worker(
@@ -59,7 +74,7 @@ def _run_worker(
 
     loop.add_signal_handler(signal.SIGTERM, _terminate)
     web.run_app(
-        app_factory(),
+        _serving_app(app_factory),
         host=host,
         port=port,
         reuse_port=reuse_port,
@@ -85,8 +100,11 @@ def serve(
     if banner:
         print(banner, flush=True)
     if workers <= 1:
-        web.run_app(app_factory(), host=host, port=port, print=None, access_log=None)
+        web.run_app(_serving_app(app_factory), host=host, port=port, print=None, access_log=None)
         return
+    # Python's gc docs for servers that fork: freeze right before fork(), so collections in
+    # the workers do not write to the pages they share with the parent.
+    gc.freeze()
     context = multiprocessing.get_context("fork")
 
     def spawn() -> BaseProcess:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import sys
 
 from aiohttp import web
@@ -13,8 +15,15 @@ async def _app() -> web.Application:
     async def hello(_request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
+    async def collector(_request: web.Request) -> web.Response:
+        # What the worker's garbage collector runs with (servicekit/gc_tuning.py).
+        return web.Response(
+            text=json.dumps({"threshold": gc.get_threshold(), "frozen": gc.get_freeze_count()})
+        )
+
     app = web.Application()
     app.router.add_get("/", hello)
+    app.router.add_get("/gc", collector)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from servicekit.gc_tuning import OLDER, YOUNG
 from servicekit.local_service import free_loopback_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +58,25 @@ def test_sigterm_to_the_process_group_exits_zero(attempt: int) -> None:
             process.wait()
         if process.stderr:
             process.stderr.close()
+
+
+def test_workers_serve_with_the_collector_set_for_serving() -> None:
+    """Each worker freezes what start-up built and raises the collection thresholds once
+    its app has started (servicekit/gc_tuning.py)."""
+    port = free_loopback_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.servicekit.runner_app", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+    )
+    try:
+        _wait_serving(port, process)
+        for _ in range(4):  # connections land on either worker
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/gc", timeout=5) as answer:
+                settings = json.loads(answer.read())
+            assert settings["threshold"] == [YOUNG, OLDER, OLDER]
+            assert settings["frozen"] > 1000  # modules, aiohttp, the app
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
