@@ -19,6 +19,7 @@ import asyncio
 import json
 import re
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +30,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -190,8 +191,11 @@ def read_issuer_metadata_file(path: Path, *, roots: Sequence[x509.Certificate] =
 async def save_issuer(engine: AsyncEngine, info: IssuerInfo, *, source: str, now: datetime) -> None:
     """Insert or replace an issuer (by origin).
 
-    Several workers starting together may save the same issuer at once: the loser of the
-    insert race retries once, replacing the row the winner committed.
+    Several workers starting together may save the same issuer at once. On PostgreSQL the
+    writes of the directory take one transaction-level advisory lock, so they run one after
+    the other: no insert race, and the BIN-clash check sees every committed issuer. On
+    SQLite the database's single write lock orders them; the loser of an insert race there
+    retries once, replacing the row the winner committed.
 
     Raises:
         IssuerMetadataInvalid: a BIN prefix is already claimed by another issuer.
@@ -202,10 +206,16 @@ async def save_issuer(engine: AsyncEngine, info: IssuerInfo, *, source: str, now
         await _replace_issuer(engine, info, source=source, now=now)
 
 
+_DIRECTORY_LOCK = zlib.crc32(b"cardcert-merchant-issuer-directory")
+
+
 async def _replace_issuer(
     engine: AsyncEngine, info: IssuerInfo, *, source: str, now: datetime
 ) -> None:
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Held until this transaction ends; every directory write takes it first.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DIRECTORY_LOCK})
         rows = (
             await conn.execute(
                 select(_ISSUERS.c.origin, _ISSUERS.c.bin_prefixes).where(
