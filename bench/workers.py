@@ -131,32 +131,17 @@ class WorkersResult:
 
 async def _prepare_database(database_url: str, api_key: str, issuer_ca_pem: str) -> None:
     """Schema, one merchant account with ``api_key``, the issuer record."""
-    from merchant.issuer_directory import parse_issuer_metadata, save_issuer
+    from merchant.bench import bench_account
     from merchant.migrations import migrate_database
     from merchant.store import Store
-    from servicekit.api_keys import hash_api_key
     from servicekit.database import make_engine
 
-    now = datetime.now(UTC)
     engine = make_engine(database_url)
     try:
         await migrate_database(engine)
-        await Store(engine).create_merchant(
-            merchant_id="mer_" + secrets.token_hex(6),
-            name="Bench Shop",
-            allowed_origins=(_ORIGIN,),
-            key_hash=hash_api_key(api_key),
-            now=now,
+        await bench_account(
+            Store(engine), api_key=api_key, issuer_ca_pem=issuer_ca_pem, now=datetime.now(UTC)
         )
-        metadata = {
-            "version": 1,
-            "issuerName": "Bench Bank",
-            "issuerOrigin": _ISSUER,
-            "caCertificate": issuer_ca_pem,
-            "binPrefixes": ["411111"],
-            "payUrl": f"{_ISSUER}/pay",
-        }
-        await save_issuer(engine, parse_issuer_metadata(metadata), source="bench", now=now)
     finally:
         await engine.dispose()
 

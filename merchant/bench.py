@@ -49,14 +49,15 @@ from certs.presentation import Presentation
 from certs.revocation import RevocationStatus, StatusSource, read_ocsp_response
 from certs.verification import verify_presentation
 from merchant.app import create_app
-from merchant.app_keys import ENGINE, STORE
+from merchant.app_keys import STORE
 from merchant.issuer_directory import parse_issuer_metadata, save_issuer
 from merchant.settings import Settings
+from merchant.store import Store
 from servicekit.api_keys import generate_api_key, hash_api_key
 from servicekit.call_timers import CallTimers
 from servicekit.gc_tuning import serving_collector
 
-__all__ = ["BenchResult", "main", "run"]
+__all__ = ["BenchResult", "bench_account", "main", "run"]
 
 _ORIGIN = "http://shop.localhost:8002"
 _SEQUENTIAL = 200  # requests of the sequential (breakdown) phase
@@ -156,6 +157,27 @@ def _breakdown(timers: CallTimers, round_trip: float, count: int) -> dict[str, f
     }
 
 
+async def bench_account(store: Store, *, api_key: str, issuer_ca_pem: str, now: datetime) -> None:
+    """The benchmarks' merchant account "Bench Shop" (origin ``_ORIGIN``) with ``api_key``,
+    and the issuer "Bench Bank" of ``issuer_ca_pem`` for BIN 411111 (also bench.workers)."""
+    await store.create_merchant(
+        merchant_id="mer_" + secrets.token_hex(6),
+        name="Bench Shop",
+        allowed_origins=(_ORIGIN,),
+        key_hash=hash_api_key(api_key),
+        now=now,
+    )
+    metadata = {
+        "version": 1,
+        "issuerName": "Bench Bank",
+        "issuerOrigin": _ISSUER,
+        "caCertificate": issuer_ca_pem,
+        "binPrefixes": ["411111"],
+        "payUrl": f"{_ISSUER}/pay",
+    }
+    await save_issuer(store.engine, parse_issuer_metadata(metadata), source="bench", now=now)
+
+
 async def _run(requests: int, concurrency: int, database_url: str | None) -> BenchResult:
     now = datetime.now(UTC)
     pki = DevPki.create(now=now - timedelta(days=1))
@@ -212,25 +234,11 @@ async def _run(requests: int, concurrency: int, database_url: str | None) -> Ben
             with serving_collector():
                 port = runner.addresses[0][1]
                 key = generate_api_key("mk")
-                await app[STORE].create_merchant(
-                    merchant_id="mer_" + secrets.token_hex(6),
-                    name="Bench Shop",
-                    allowed_origins=(_ORIGIN,),
-                    key_hash=hash_api_key(key),
+                await bench_account(
+                    app[STORE],
+                    api_key=key,
+                    issuer_ca_pem=pki.issuer_ca.public_bytes(serialization.Encoding.PEM).decode(),
                     now=now,
-                )
-                metadata = {
-                    "version": 1,
-                    "issuerName": "Bench Bank",
-                    "issuerOrigin": _ISSUER,
-                    "caCertificate": pki.issuer_ca.public_bytes(
-                        serialization.Encoding.PEM
-                    ).decode(),
-                    "binPrefixes": ["411111"],
-                    "payUrl": f"{_ISSUER}/pay",
-                }
-                await save_issuer(
-                    app[ENGINE], parse_issuer_metadata(metadata), source="bench", now=now
                 )
                 return await _measure(
                     port=port,
@@ -353,18 +361,21 @@ async def _measure(
             core(presentation, checkout)
         core_rate = requests / (time.perf_counter() - started)
 
-        # 2. The core plus per-call parsing and staple reading.
-        started = time.perf_counter()
-        for wire, checkout in zip(wires, checkouts, strict=True):
-            parsed = Presentation.parse(wire)
-            read_ocsp_response(
-                parsed.status or b"",
-                certificate=x509.load_der_x509_certificate(parsed.certificate_chain[0]),
+        def read_staple(presentation: Presentation) -> RevocationStatus:
+            return read_ocsp_response(
+                presentation.status or b"",
+                certificate=x509.load_der_x509_certificate(presentation.certificate_chain[0]),
                 issuer_ca=pki.issuer_ca,
                 now=verified_at,
                 max_age=timedelta(hours=24),
                 source=StatusSource.STAPLED,
             )
+
+        # 2. The core plus per-call parsing and staple reading.
+        started = time.perf_counter()
+        for wire, checkout in zip(wires, checkouts, strict=True):
+            parsed = Presentation.parse(wire)
+            read_staple(parsed)
             core(parsed, checkout)
         parsing_rate = requests / (time.perf_counter() - started)
 
@@ -411,15 +422,12 @@ async def _measure(
         cold_chains = ChainVerifier([pki.root], leaf_cache_size=0)
         started = time.perf_counter()
         for presentation, checkout in zip(first_presentations, first_time_checkouts, strict=True):
-            first_status = read_ocsp_response(
-                presentation.status or b"",
-                certificate=x509.load_der_x509_certificate(presentation.certificate_chain[0]),
-                issuer_ca=pki.issuer_ca,
-                now=verified_at,
-                max_age=timedelta(hours=24),
-                source=StatusSource.STAPLED,
+            core(
+                presentation,
+                checkout,
+                chain_verifier=cold_chains,
+                status=read_staple(presentation),
             )
-            core(presentation, checkout, chain_verifier=cold_chains, status=first_status)
         first_core_rate = requests / (time.perf_counter() - started)
         first_endpoint_rate, _, first_authenticated = await drive(
             [
