@@ -111,3 +111,30 @@ async def test_renewal_racing_revocation_leaves_nothing_good(issuer: Issuer) -> 
         (credential,) = (await listing.json())["credentials"]
         assert credential["status"] == "revoked"
         assert "good" not in {c["status"] for c in credential["certificates"]}
+
+
+@pytest.mark.postgres
+async def test_parallel_registrations_of_one_new_card_make_one_card_on_postgres(
+    aiohttp_client: AiohttpClient, tmp_path: Path, postgres_url: str
+) -> None:
+    """The back office registering the same new card from two workers at once: every call
+    answers with an activation code, and the card exists once (the loser of the insert
+    race finds the winner's row)."""
+    from issuer.models import CardRecord
+
+    settings = issuer_settings(tmp_path / "issuer", postgres_url)
+    issuer = await start_issuer(aiohttp_client, settings, FakeClock())
+    twin = await start_issuer(aiohttp_client, settings, FakeClock())
+    card = TestCard()
+
+    async def one(target: Issuer) -> tuple[int, str]:
+        response = await target.client.post("/v1/cards", json=card.json(), headers=issuer.auth)
+        body = await response.json()
+        return response.status, str(body["cardId"])
+
+    results = await asyncio.gather(*(one((issuer, twin)[i % 2]) for i in range(PARALLEL)))
+    assert {status for status, _ in results} <= {200, 201}, results
+    assert len({card_id for _, card_id in results}) == 1, results
+    async with issuer.res.session() as session:
+        cards = (await session.exec(select(func.count()).select_from(CardRecord))).one()
+    assert cards == 1
