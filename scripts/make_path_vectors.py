@@ -94,6 +94,11 @@ _SERIAL_ACCEPTED = (
     "openssl verify does not check serial numbers; RFC 5280 4.1.2.2 asks CAs for positive "
     "serials and verifiers to 'gracefully handle' others, and cardcert's profile rejects them"
 )
+_NAME_ENCODING_ACCEPTED = (
+    "OpenSSL compares names in a canonical form (RFC 5280 7.1: string types and case folded), "
+    "so the same values under another string type chain; cardcert compares the DER, which "
+    "RFC 5280 4.1.2.6 asks CAs to repeat exactly"
+)
 _P384_ACCEPTED = (
     "P-384 is a valid curve above the 128-bit level (-auth_level 3); only cardcert's profile "
     "pins P-256, the curve of the WebCrypto keys the Service Worker makes"
@@ -199,10 +204,17 @@ def with_serial(
 
 
 def with_issuer(
-    certificate: x509.Certificate, key: ec.EllipticCurvePrivateKey, issuer: dict[str, str]
+    certificate: x509.Certificate,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: dict[str, str],
+    *,
+    printable: bool = False,
 ) -> bytes:
+    """``certificate`` re-signed with another issuer Name (UTF8String values, or
+    PrintableString with ``printable``)."""
+
     def edit(tbs: asn1_x509.TbsCertificate) -> None:
-        tbs["issuer"] = asn1_x509.Name.build(issuer, use_printable=False)
+        tbs["issuer"] = asn1_x509.Name.build(issuer, use_printable=printable)
 
     return edit_tbs(certificate, key, edit)
 
@@ -698,6 +710,24 @@ def generate() -> PathVectors:
                 leaf,
                 pki.issuer_key,
                 {"organization_name": "Path Bank", "common_name": "Path Bank Other Issuer CA"},
+            ),
+        ),
+    )
+    case(
+        "card_issuer_name_other_string_types",
+        breaks="the card certificate's issuer Name is the issuer CA's subject with the same "
+        "values as PrintableString, where the CA's subject has UTF8String",
+        rule="RFC 5280 4.1.2.6: a CA encodes its subject 'in the same way' in the issuer "
+        "field of what it issues; names chain as DER (docs/protocol.md 5.2)",
+        expected="untrusted_root",
+        openssl=OpensslAccepts(reason=_NAME_ENCODING_ACCEPTED),
+        target=card_variant(
+            "card_issuer_name_other_string_types",
+            with_issuer(
+                leaf,
+                pki.issuer_key,
+                {"organization_name": "Path Bank", "common_name": "Path Bank Card Issuer CA"},
+                printable=True,
             ),
         ),
     )
