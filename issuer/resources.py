@@ -23,6 +23,7 @@ from issuer.migrations import migrate_database
 from issuer.ocsp_responder import OcspResponder
 from issuer.settings import IssuerSettings
 from servicekit.database import make_engine
+from servicekit.inline_sqlite import InlineSqlite
 
 __all__ = ["IssuerResources", "make_issuer_engine", "open_resources"]
 
@@ -38,6 +39,9 @@ class IssuerResources:
     code_hasher: ActivationCodeHasher
     responder: OcspResponder
     metrics: IssuerMetrics
+    # SQLite: reads on the revocation-status hot path run inline on the event loop's thread
+    # (servicekit/inline_sqlite.py); None on PostgreSQL.
+    inline: InlineSqlite | None = None
 
     def session(self) -> AsyncSession:
         """A new session; use as ``async with res.session() as s, s.begin(): ...``."""
@@ -64,6 +68,7 @@ async def open_resources(
     pki = load_pki(settings, now=now)
     vault = load_card_vault(settings)
     engine = make_issuer_engine(settings)
+    inline = _inline_sqlite(settings.resolved_database_url)
     try:
         await migrate_database(engine)
         yield IssuerResources(
@@ -74,6 +79,18 @@ async def open_resources(
             code_hasher=ActivationCodeHasher(vault.activation_code_key()),
             responder=OcspResponder(pki, freshness=settings.status_freshness),
             metrics=metrics or IssuerMetrics(),
+            inline=inline,
         )
     finally:
+        if inline is not None:
+            await inline.dispose()
         await engine.dispose()
+
+
+def _inline_sqlite(url: str) -> InlineSqlite | None:
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        return InlineSqlite(url)
+    except ValueError:  # an in-memory database: nothing to open a second connection to
+        return None

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import Select, bindparam, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -53,20 +53,32 @@ def state_of(record: CertificateRecord) -> CertificateState:
 
 
 # The hot path (every OCSP request and staple refresh) reads four columns with a Core
-# statement on a plain connection: no ORM session, no certificate DER.
+# statement, built once, on a plain connection: no ORM session, no certificate DER. On
+# SQLite it runs inline on the event loop's thread (IssuerResources.inline).
 _STATE_COLUMNS = (
     col(CertificateRecord.serial),
     col(CertificateRecord.status),
     col(CertificateRecord.revoked_at),
     col(CertificateRecord.revocation_reason),
 )
+_StateQuery = Select[str, str, datetime | None, str | None]
+_BY_SERIAL: _StateQuery = sa_select(*_STATE_COLUMNS).where(
+    col(CertificateRecord.serial) == bindparam("p_serial")
+)
+_BY_FINGERPRINT: _StateQuery = sa_select(*_STATE_COLUMNS).where(
+    col(CertificateRecord.fingerprint) == bindparam("p_fingerprint")
+)
 
 
 async def _lookup(
-    res: IssuerResources, condition: ColumnElement[bool]
+    res: IssuerResources, statement: _StateQuery, parameters: dict[str, str]
 ) -> tuple[int, CertificateState] | None:
-    async with res.engine.connect() as conn:
-        row = (await conn.execute(sa_select(*_STATE_COLUMNS).where(condition))).first()
+    if res.inline is not None:
+        async with res.inline.connect() as inline:
+            row = (await inline.execute(statement, parameters)).first()
+    else:
+        async with res.engine.connect() as conn:
+            row = (await conn.execute(statement, parameters)).first()
     if row is None:
         return None
     serial, status, revoked_at, reason = row
@@ -77,7 +89,7 @@ async def state_of_serial(res: IssuerResources, serial_number: int) -> Certifica
     """The state of a serial number this CA may have issued (``unknown`` if it did not)."""
     if not 0 < serial_number < 1 << 160:
         return _UNKNOWN
-    found = await _lookup(res, col(CertificateRecord.serial) == serial_hex(serial_number))
+    found = await _lookup(res, _BY_SERIAL, {"p_serial": serial_hex(serial_number)})
     return _UNKNOWN if found is None else found[1]
 
 
@@ -85,7 +97,7 @@ async def state_of_fingerprint(
     res: IssuerResources, fingerprint: str
 ) -> tuple[int, CertificateState] | None:
     """Serial number and state of the certificate with this fingerprint, if this CA made it."""
-    return await _lookup(res, col(CertificateRecord.fingerprint) == fingerprint)
+    return await _lookup(res, _BY_FINGERPRINT, {"p_fingerprint": fingerprint})
 
 
 def signed_status(

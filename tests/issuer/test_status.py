@@ -6,16 +6,22 @@ import asyncio
 import base64
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtensionOID
+from pytest_aiohttp import AiohttpClient
 
 from certs.dev_pki import DevPki
 from certs.revocation import CertStatus, StatusSource, read_ocsp_response
-from tests.issuer.helpers import Issuer, error_code, leaf_of
+from servicekit import inline_sqlite
+from servicekit.errors import ServiceUnavailable
+from tests.issuer.conftest import issuer_settings, start_issuer
+from tests.issuer.helpers import FakeClock, Issuer, error_code, leaf_of
 
 
 def _request(
@@ -227,3 +233,29 @@ async def test_crl_is_re_signed_after_the_refresh_interval(issuer: Issuer) -> No
     assert second.last_update_utc > first.last_update_utc
     number = second.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     assert number > first.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+
+
+async def test_ocsp_says_try_later_while_sqlite_stays_locked(
+    aiohttp_client: AiohttpClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the status lookup runs inline (servicekit.inline_sqlite); when the file
+    stays locked past the lock timeout it raises service_unavailable, and the OCSP
+    responder answers tryLater (RFC 6960 2.3) as it does while PostgreSQL is down."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/issuer.sqlite3"
+    issuer = await start_issuer(
+        aiohttp_client, issuer_settings(tmp_path / "issuer", url), FakeClock()
+    )
+    assert issuer.res.inline is not None
+    _, _, enrolled = await issuer.enrolled()
+    request = _request(leaf_of(enrolled), _issuer_ca(issuer))
+    assert (await _post(issuer, request)).certificate_status is ocsp.OCSPCertStatus.GOOD
+
+    async def locked(action: object, timeout: float) -> object:
+        raise ServiceUnavailable("the database is busy")  # what _when_unlocked raises
+
+    monkeypatch.setattr(inline_sqlite, "_when_unlocked", locked)
+    parsed = await _post(issuer, request)
+    assert parsed.response_status is ocsp.OCSPResponseStatus.TRY_LATER
+    response = await issuer.client.get(f"/status/{enrolled['fingerprint']}")
+    assert response.status == 503
+    assert error_code(await response.json()) == "service_unavailable"
