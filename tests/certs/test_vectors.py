@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import datetime
 
 import pytest
@@ -18,9 +15,16 @@ from certs.presentation import Presentation
 from certs.revocation import CertStatus, StatusSource
 from certs.transaction import TransactionDescription
 from certs.verification import VerifiedPresentation
-from tests.certs.vectors import VECTORS, Case, cases, certificate_der, manifest, read, run_case
-
-REPOSITORY = VECTORS.parent.parent
+from tests.certs.vectors import (
+    VECTORS,
+    Case,
+    cases,
+    certificate_der,
+    generator_check,
+    manifest,
+    read,
+    run_case,
+)
 
 # The reject paths the certs core documents; each needs at least one negative vector.
 REQUIRED_CODES = frozenset(
@@ -187,13 +191,5 @@ def test_vectors_are_current() -> None:
     Fails after a change to certs/ or to the script that changes any vector byte: rerun
     ``PYTHONPATH=. .venv/bin/python scripts/make_vectors.py`` and review the diff.
     """
-    completed = subprocess.run(
-        [sys.executable, "scripts/make_vectors.py", "--check"],
-        cwd=REPOSITORY,
-        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = generator_check("scripts/make_vectors.py")
     assert completed.returncode == 0, completed.stderr

@@ -8,7 +8,10 @@ compare ``exc.code`` with the case's ``expected`` and never look at messages.
 from __future__ import annotations
 
 import json
+import os
 import ssl
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,17 +30,21 @@ from certs.transaction import TransactionDescription
 from certs.verification import VerificationPolicy, VerifiedPresentation, verify_presentation
 
 __all__ = [
+    "REPOSITORY",
     "VECTORS",
     "Case",
     "card_data",
     "cases",
     "certificate_der",
+    "generator_check",
+    "ignoring_documented_warnings",
     "manifest",
     "read",
     "run_case",
 ]
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+REPOSITORY = VECTORS.parent.parent
 
 Case = dict[str, Any]
 
@@ -63,6 +70,20 @@ def certificate_der(path: str) -> bytes:
     return data
 
 
+def generator_check(script: str) -> subprocess.CompletedProcess[str]:
+    """``script --check`` (a checked-in vector generator) run from the repository root:
+    exit status 0 when the files it writes are the checked-in ones."""
+    return subprocess.run(
+        [sys.executable, script, "--check"],
+        cwd=REPOSITORY,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def card_data(path: str) -> CardData:
     values = json.loads(read(path))
     return CardData.parse(
@@ -78,8 +99,9 @@ def _time(text: str) -> datetime:
 
 
 @contextmanager
-def _ignoring(case: Case) -> Iterator[None]:
-    """Silence the warnings a case documents (e.g. cryptography on a zero serial)."""
+def ignoring_documented_warnings(case: Case) -> Iterator[None]:
+    """Silence the warnings a case documents in ``ignore_warnings`` (e.g. cryptography on a
+    zero serial); both vector manifests use the field."""
     with warnings.catch_warnings():
         for message in case.get("ignore_warnings", ()):
             warnings.filterwarnings("ignore", message=message)
@@ -147,7 +169,7 @@ def _verify(case: Case) -> VerifiedPresentation:
 def run_case(case: Case) -> object:
     """Run ``case`` and return what the API returned; errors propagate."""
     files = case["files"]
-    with _ignoring(case):
+    with ignoring_documented_warnings(case):
         match case["kind"]:
             case "verify":
                 return _verify(case)

@@ -17,15 +17,10 @@ certificate used as a CA, the card profile). For every case this proves that
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import ssl
 import subprocess
-import sys
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -34,13 +29,13 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from certs.card_data import CardData
 from certs.chain import ChainVerifier
 from certs.errors import CardcertError, all_error_classes
 from certs.presentation import Presentation
 from certs.revocation import CertStatus, RevocationStatus, StatusSource, read_ocsp_response
 from certs.verification import VerifiedPresentation, verify_presentation
 from tests import figures
+from tests.certs.vectors import card_data, generator_check, ignoring_documented_warnings
 
 REPOSITORY = Path(__file__).resolve().parent.parent.parent
 PATHS = REPOSITORY / "tests" / "vectors" / "paths"
@@ -125,25 +120,6 @@ def _verifier(case: Case) -> ChainVerifier:
     return ChainVerifier([x509.load_der_x509_certificate(_der(case["files"]["root"]))])
 
 
-def _card_data() -> CardData:
-    values = json.loads((PATHS / manifest()["card_data"]).read_bytes())
-    return CardData.parse(
-        pan=values["pan"],
-        expiry=values["expiry"],
-        security_code=values["security_code"],
-        name=values.get("name"),
-    )
-
-
-@contextmanager
-def _ignoring(case: Case) -> Iterator[None]:
-    """Silence the warnings a case documents (cryptography on a non-positive serial)."""
-    with warnings.catch_warnings():
-        for message in case.get("ignore_warnings", ()):
-            warnings.filterwarnings("ignore", message=message)
-        yield
-
-
 def _verify_presentation(case: Case, verifier: ChainVerifier) -> VerifiedPresentation:
     """The merchant's verification of the case's presentation (hard-fail revocation)."""
     presentation = Presentation.parse((PATHS / case["files"]["presentation"]).read_bytes())
@@ -165,7 +141,7 @@ def _verify_presentation(case: Case, verifier: ChainVerifier) -> VerifiedPresent
         expected_currency=merchant["currency"],
         expected_checkout_id=merchant["checkout_id"],
         expected_nonce=merchant["nonce"],
-        card_data=_card_data(),
+        card_data=card_data(f"paths/{manifest()['card_data']}"),
         chain_verifier=verifier,
         revocation=revocation,
         nonce_unused=True,
@@ -179,15 +155,7 @@ def test_path_vectors_are_current() -> None:
     Fails after a change to certs/, scripts/make_vectors.py or the generator that changes
     any byte: rerun ``PYTHONPATH=. .venv/bin/python scripts/make_path_vectors.py``.
     """
-    completed = subprocess.run(
-        [sys.executable, "scripts/make_path_vectors.py", "--check"],
-        cwd=REPOSITORY,
-        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = generator_check("scripts/make_path_vectors.py")
     assert completed.returncode == 0, completed.stderr
 
 
@@ -209,7 +177,7 @@ def test_cardcert_accepts_the_control_path() -> None:
 def test_cardcert_rejects(case: Case) -> None:
     """ChainVerifier and verify_presentation (same verifier) reject with the stable code."""
     verifier = _verifier(case)
-    with _ignoring(case):
+    with ignoring_documented_warnings(case):
         with pytest.raises(CardcertError) as chain_error:
             verifier.verify(_chain(case), now=NOW)
         with pytest.raises(CardcertError) as presentation_error:
