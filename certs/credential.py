@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -22,16 +24,33 @@ from certs.card_data import CardData
 from certs.card_digest import SECRET_LENGTH, card_data_digest
 from certs.dev_pki import DevPki, read_private_key, write_private_key
 from certs.keys import der_fingerprint, sign_raw
+from certs.origin import origin_of_url
 from certs.presentation import Presentation
 from certs.profile import DEFAULT_CARD_CERT_VALIDITY, CardCertificateRequest, mint_card_certificate
 from certs.transaction import Confirmation, TransactionDescription
 from certs.wire import b64url_decode, b64url_encode
 
-__all__ = ["CardholderCredential", "new_credential_id"]
+__all__ = ["CardholderCredential", "new_credential_id", "transaction_fields"]
 
 _KEY_FILE = "credential.key"
 _SECRET_FILE = "card-data-secret.b64url"  # noqa: S105 - a file name
 _CHAIN_FILE = "chain.pem"
+
+
+def transaction_fields(request: Mapping[str, Any]) -> dict[str, str]:
+    """The signed fields of a merchant's transaction request (docs/interfaces.md 3), as
+    keyword arguments of :meth:`CardholderCredential.present`. As the Service Worker does
+    (service_worker/static/request.js), the merchant origin is derived from ``returnUrl``,
+    never taken from the merchant's claim (docs/protocol.md 7); a return URL that has no
+    origin gives an empty one, which verification then refuses."""
+    return {
+        "merchant_origin": origin_of_url(request["returnUrl"]) or "",
+        "merchant_name": request["merchantName"],
+        "amount": request["amount"],
+        "currency": request["currency"],
+        "checkout_id": request["checkoutId"],
+        "nonce": request["nonce"],
+    }
 
 
 def new_credential_id() -> str:

@@ -44,7 +44,7 @@ from locust import FastHttpUser, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from certs.origin import origin_of_url
+from certs.credential import transaction_fields
 from certs.wire import b64url_decode, b64url_encode
 from loadtests.cardholders import (
     Cardholder,
@@ -314,14 +314,7 @@ class Checkout(FastHttpUser):
             return
         request = checkout["transactionRequest"]
         presentation = holder.credential.present(
-            merchant_origin=origin_of_url(request["returnUrl"]) or "",
-            merchant_name=request["merchantName"],
-            amount=request["amount"],
-            currency=request["currency"],
-            checkout_id=request["checkoutId"],
-            nonce=request["nonce"],
-            signed_at=datetime.now(UTC),
-            status=staple,
+            **transaction_fields(request), signed_at=datetime.now(UTC), status=staple
         ).to_json()
         card = holder.card
         if kind == "tampered":

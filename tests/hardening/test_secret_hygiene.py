@@ -54,9 +54,8 @@ from aiohttp.web_log import AccessLogger
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certs.credential import CardholderCredential
+from certs.credential import CardholderCredential, transaction_fields
 from certs.dev_pki import DevPki
-from certs.origin import origin_of_url
 from certs.proof_of_possession import PopPurpose
 from certs.wire import b64url_decode, b64url_encode
 from issuer.activation_codes import ActivationCode, ActivationCodeHasher
@@ -676,14 +675,7 @@ def present(
 ) -> dict[str, Any]:
     """Sign a transaction request as the Service Worker does (docs/protocol.md 7, 8)."""
     return credential.present(
-        merchant_origin=origin_of_url(request["returnUrl"]) or "",
-        merchant_name=request["merchantName"],
-        amount=request["amount"],
-        currency=request["currency"],
-        checkout_id=request["checkoutId"],
-        nonce=request["nonce"],
-        signed_at=datetime.now(UTC),
-        status=staple,
+        **transaction_fields(request), signed_at=datetime.now(UTC), status=staple
     ).to_json()
 
 

@@ -24,9 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from certs.card_data import CardData
-from certs.credential import CardholderCredential
+from certs.credential import CardholderCredential, transaction_fields
 from certs.dev_pki import DevPki
-from certs.origin import origin_of_url
 from certs.presentation import Presentation
 from certs.transaction import Confirmation
 from certs.wire import b64url_decode
@@ -282,16 +281,7 @@ def present(
     **overrides: str,
 ) -> Presentation:
     """Sign the checkout's transaction request as the Service Worker would."""
-    request = checkout["transactionRequest"]
-    fields = {
-        "merchant_origin": origin_of_url(request["returnUrl"]) or "",
-        "merchant_name": request["merchantName"],
-        "amount": request["amount"],
-        "currency": request["currency"],
-        "checkout_id": request["checkoutId"],
-        "nonce": request["nonce"],
-    }
-    fields.update(overrides)
+    fields = transaction_fields(checkout["transactionRequest"]) | overrides
     return credential.present(
         **fields,
         signed_at=signed_at or datetime.now(UTC),
