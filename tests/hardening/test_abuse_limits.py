@@ -42,7 +42,6 @@ from pytest_aiohttp import AiohttpClient
 
 from certs.dev_pki import DevPki
 from certs.errors import all_error_classes
-from certs.proof_of_possession import PopPurpose
 from certs.wire import MAX_JSON_DEPTH, b64url_encode
 from issuer.activation_codes import ALPHABET, ActivationCode
 from issuer.settings import IssuerSettings
@@ -172,14 +171,7 @@ async def enroll(
     async with session.post(f"{url}/v1/enrollment/challenge", json={}) as response:
         assert response.status == 200, await response.text()
         challenge = (await response.json())["challenge"]
-    device = Device()
-    body = {
-        "activationCode": code,
-        "publicKey": device.spki,
-        "cardDataSecret": b64url_encode(device.secret),
-        "challenge": challenge,
-        "signature": device.sign(PopPurpose.ENROLLMENT, origin, challenge),
-    }
+    body = Device().enrollment_body(code, origin, challenge)
     async with session.post(f"{url}/v1/enrollment", json=body) as response:
         await response.read()
         return response

@@ -39,8 +39,6 @@ from hypothesis import strategies as st
 
 from certs.dev_pki import DevPki
 from certs.errors import all_error_classes
-from certs.proof_of_possession import PopPurpose
-from certs.wire import b64url_encode
 from issuer import errors as issuer_errors
 from merchant import errors as merchant_errors
 from servicekit import errors as service_errors
@@ -136,15 +134,9 @@ def issuer_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSer
             device = Device()
             enrolled = http.post(
                 f"{service.url}/v1/enrollment",
-                json={
-                    "activationCode": registered["activationCode"],
-                    "publicKey": device.spki,
-                    "cardDataSecret": b64url_encode(device.secret),
-                    "challenge": challenge["challenge"],
-                    "signature": device.sign(
-                        PopPurpose.ENROLLMENT, settings.public_origin, challenge["challenge"]
-                    ),
-                },
+                json=device.enrollment_body(
+                    registered["activationCode"], settings.public_origin, challenge["challenge"]
+                ),
             )
             enrolled.raise_for_status()
             service.document = http.get(f"{service.url}/openapi.json").json()

@@ -713,13 +713,7 @@ async def run_flow(services: Services) -> FlowResult:
         # Enrollment: a guessed code, a bad proof, a malformed body, then the real thing.
         guessed = ActivationCode.generate().display()
         challenge = await flow.challenge()
-        enrollment = {
-            "activationCode": code,
-            "publicKey": device.spki,
-            "cardDataSecret": b64url_encode(device.secret),
-            "challenge": challenge,
-            "signature": device.sign(PopPurpose.ENROLLMENT, services.issuer_origin, challenge),
-        }
+        enrollment = device.enrollment_body(code, services.issuer_origin, challenge)
         cut = json.dumps(enrollment)[:-2].encode()
         wrong_proof = device.sign(PopPurpose.RENEWAL, services.issuer_origin, challenge)
         for status, error, request in (

@@ -119,6 +119,17 @@ class Device:
         message = pop_message(purpose=purpose, origin=origin, challenge=challenge)
         return b64url_encode(sign_raw(self.key, message))
 
+    def enrollment_body(self, code: str, origin: str, challenge: str) -> dict[str, str]:
+        """``POST /v1/enrollment`` as the enrollment page sends it (docs/interfaces.md 2):
+        this device's key, secret and proof of possession over ``challenge``."""
+        return {
+            "activationCode": code,
+            "publicKey": self.spki,
+            "cardDataSecret": b64url_encode(self.secret),
+            "challenge": challenge,
+            "signature": self.sign(PopPurpose.ENROLLMENT, origin, challenge),
+        }
+
 
 @dataclass
 class Issuer:
@@ -180,13 +191,7 @@ class Issuer:
         **overrides: object,
     ) -> tuple[int, dict[str, Any]]:
         challenge = challenge or await self.challenge()
-        body = {
-            "activationCode": code,
-            "publicKey": device.spki,
-            "cardDataSecret": b64url_encode(device.secret),
-            "challenge": challenge,
-            "signature": device.sign(PopPurpose.ENROLLMENT, self.origin, challenge),
-        } | overrides
+        body = device.enrollment_body(code, self.origin, challenge) | overrides
         response = await self.client.post("/v1/enrollment", json=body)
         return response.status, await response.json()
 

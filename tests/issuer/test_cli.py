@@ -13,7 +13,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from certs.proof_of_possession import PopPurpose
 from certs.wire import b64url_encode
 from issuer.cli import main
 from servicekit.local_service import free_loopback_port
@@ -163,13 +162,7 @@ async def test_serve_with_two_workers_enrolls_and_logs_no_card_data(tmp_path: Pa
             async with http.post(f"{base}/v1/enrollment/challenge", json={}) as response:
                 challenge = (await response.json())["challenge"]
             device = Device()
-            body = {
-                "activationCode": code,
-                "publicKey": device.spki,
-                "cardDataSecret": b64url_encode(device.secret),
-                "challenge": challenge,
-                "signature": device.sign(PopPurpose.ENROLLMENT, base, challenge),
-            }
+            body = device.enrollment_body(code, base, challenge)
             statuses = []
             for _ in range(4):  # spread over both workers; one mints, the rest are retries
                 async with http.post(f"{base}/v1/enrollment", json=body) as response:

@@ -16,8 +16,6 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy import func
 from sqlmodel import select
 
-from certs.proof_of_possession import PopPurpose
-from certs.wire import b64url_encode
 from issuer.models import CertificateRecord, CredentialRecord
 from tests.issuer.conftest import issuer_settings, start_issuer
 from tests.issuer.helpers import Device, FakeClock, Issuer, TestCard
@@ -34,13 +32,7 @@ async def _parallel_enrollments(issuer: Issuer, twin: Issuer | None = None) -> N
     registered = await issuer.register(TestCard())
     device = Device()
     challenge = await issuer.challenge()
-    body = {
-        "activationCode": registered["activationCode"],
-        "publicKey": device.spki,
-        "cardDataSecret": b64url_encode(device.secret),
-        "challenge": challenge,
-        "signature": device.sign(PopPurpose.ENROLLMENT, issuer.origin, challenge),
-    }
+    body = device.enrollment_body(registered["activationCode"], issuer.origin, challenge)
 
     async def one(target: Issuer) -> tuple[int, dict[str, object]]:
         response = await target.client.post("/v1/enrollment", json=body)

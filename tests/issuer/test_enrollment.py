@@ -219,13 +219,7 @@ async def test_a_client_that_keeps_failing_is_rate_limited(
     device = Device()
     response = await issuer.client.post(
         "/v1/enrollment",
-        json={
-            "activationCode": registered["activationCode"],
-            "publicKey": device.spki,
-            "cardDataSecret": b64url_encode(device.secret),
-            "challenge": challenge,
-            "signature": device.sign(PopPurpose.ENROLLMENT, issuer.origin, challenge),
-        },
+        json=device.enrollment_body(registered["activationCode"], issuer.origin, challenge),
     )
     assert response.status == 429
     assert error_code(await response.json()) == "rate_limited"
