@@ -22,7 +22,7 @@ async def _app() -> web.Application:
         )
 
     app = web.Application()
-    app.router.add_get("/", hello)
+    app.router.add_get("/health", hello)  # what servicekit.local_service waits for
     app.router.add_get("/gc", collector)
     return app
 
