@@ -136,6 +136,19 @@ CHECKOUT = {
 }
 
 
+def _accepting_operations(
+    services: Services,
+) -> tuple[tuple[str, dict[str, Any], dict[str, str], int], ...]:
+    """One JSON operation per service with a body it accepts: (URL, fields, headers, the
+    status of success), for the body-limit tests that need a request on each side of a
+    bound."""
+    merchant_auth = {"Authorization": f"Bearer {services.merchant_key}"}
+    return (
+        (f"{services.issuer_url}/v1/enrollment/challenge", {}, {}, 200),
+        (f"{services.merchant.url}/v1/checkouts", CHECKOUT, merchant_auth, 201),
+    )
+
+
 async def merchant_at(aiohttp_client: AiohttpClient, tmp_path: Path, **changes: Any) -> Merchant:
     """The merchant app with its demo shop on SQLite, trusting a fresh test PKI."""
     pki = DevPki.create(now=datetime.now(UTC) - timedelta(days=1))
@@ -487,13 +500,8 @@ async def test_json_bodies_have_an_exact_size_limit_even_when_chunked(services: 
         for start in range(0, len(body), 4096):
             yield body[start : start + 4096]
 
-    merchant_auth = {"Authorization": f"Bearer {services.merchant_key}"}
-    cases = (
-        (f"{services.issuer_url}/v1/enrollment/challenge", {}, {}, 200),
-        (f"{services.merchant.url}/v1/checkouts", CHECKOUT, merchant_auth, 201),
-    )
     async with aiohttp.ClientSession() as session:
-        for url, fields, auth, ok in cases:
+        for url, fields, auth, ok in _accepting_operations(services):
             headers = {**auth, "Content-Type": "application/json"}
             body = padded(MAX_BODY_BYTES, fields)
             async with session.post(url, data=body, headers=headers) as response:
@@ -530,13 +538,8 @@ async def test_the_json_depth_limit_is_exact_and_deep_nesting_is_harmless(
     """Depth ``MAX_JSON_DEPTH`` is accepted, one more is ``request_malformed``; so is
     nesting as deep as 64 KiB allows (30,000 levels: past Python's recursion limit, it
     must not become a 500)."""
-    merchant_auth = {"Authorization": f"Bearer {services.merchant_key}"}
-    cases = (
-        (f"{services.issuer_url}/v1/enrollment/challenge", {}, {}, 200),
-        (f"{services.merchant.url}/v1/checkouts", CHECKOUT, merchant_auth, 201),
-    )
     async with aiohttp.ClientSession() as session:
-        for url, fields, auth, ok in cases:
+        for url, fields, auth, ok in _accepting_operations(services):
             deepest = {**fields, "extra": nested(MAX_JSON_DEPTH - 1)}
             async with session.post(url, json=deepest, headers=auth) as response:
                 assert response.status == ok, await response.text()
