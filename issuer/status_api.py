@@ -31,7 +31,7 @@ from issuer.status_responses import (
     state_of_fingerprint,
     state_of_serial,
 )
-from servicekit.errors import PayloadTooLarge, ServiceUnavailable
+from servicekit.errors import PayloadTooLarge
 from servicekit.middleware import database_unavailable
 
 __all__ = ["OCSP_RESPONSE", "routes"]
@@ -61,8 +61,7 @@ async def _answer(request: web.Request, der: bytes) -> web.Response:
     try:
         state = await state_of_serial(res, query.serial_number)
     except Exception as exc:
-        # ServiceUnavailable: inline SQLite found the database locked for too long.
-        if not (database_unavailable(exc) or isinstance(exc, ServiceUnavailable)):
+        if not database_unavailable(exc):
             raise
         # RFC 6960 2.3: "tryLater", an answer every OCSP client understands, rather than
         # the JSON 503 the other endpoints give while the database is away.

@@ -7,6 +7,7 @@ from certs.errors import CardcertError
 __all__ = [
     "BadRequest",
     "Conflict",
+    "DatabaseBusy",
     "Forbidden",
     "InternalError",
     "MethodNotAllowed",
@@ -104,3 +105,8 @@ class ServiceUnavailable(ServiceError):
 
     code = "service_unavailable"
     http_status = 503
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """SQLite stayed locked by another process past the lock timeout (servicekit.inline_sqlite):
+    the database is unavailable for now, the same answer as an outage."""

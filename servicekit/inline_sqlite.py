@@ -29,7 +29,8 @@ transaction starts with ``BEGIN IMMEDIATE`` (take the write lock first; in WAL m
 later statement of the transaction can then be refused, https://sqlite.org/wal.html
 section 2.2, https://sqlite.org/lang_transaction.html), and when the lock is taken the
 coroutine sleeps on the event loop and tries again, up to ``lock_timeout`` seconds, then
-fails with ``ServiceUnavailable`` (``service_unavailable``). A read refused with
+fails with ``DatabaseBusy`` (``service_unavailable``, which
+``servicekit.middleware.database_unavailable`` counts as an outage). A read refused with
 SQLITE_BUSY (rare in WAL mode: recovery, a checkpoint) has done nothing and is retried
 the same way.
 """
@@ -48,7 +49,7 @@ from typing import Any, TypeVar
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.exc import DBAPIError
 
-from servicekit.errors import ServiceUnavailable
+from servicekit.errors import DatabaseBusy
 
 __all__ = ["InlineConnection", "InlineResult", "InlineRow", "InlineSqlite", "PreparedStatement"]
 
@@ -181,7 +182,7 @@ async def _when_unlocked(action: Callable[[], _T], timeout: float) -> _T:
     blocking it, for up to ``timeout`` seconds.
 
     Raises:
-        ServiceUnavailable: ``service_unavailable`` when the lock stayed taken.
+        DatabaseBusy: ``service_unavailable`` when the lock stayed taken.
     """
     deadline = time.monotonic() + timeout
     pause = _FIRST_RETRY_SECONDS
@@ -192,7 +193,7 @@ async def _when_unlocked(action: Callable[[], _T], timeout: float) -> _T:
             if not _locked(error):
                 raise
         if time.monotonic() >= deadline:
-            raise ServiceUnavailable("the database is busy")
+            raise DatabaseBusy("the database is busy")
         await asyncio.sleep(pause)
         pause = min(pause * 2, _MAX_RETRY_SECONDS)
 

@@ -22,6 +22,7 @@ from sqlalchemy import exc as sa_exc
 from certs.errors import CardcertError
 from servicekit.errors import (
     BadRequest,
+    DatabaseBusy,
     InternalError,
     MethodNotAllowed,
     NotFound,
@@ -44,6 +45,7 @@ _DATABASE_UNAVAILABLE = (
     sa_exc.DisconnectionError,
     sa_exc.TimeoutError,
     sqlite3.OperationalError,
+    DatabaseBusy,
     OSError,
 )
 

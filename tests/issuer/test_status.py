@@ -19,7 +19,7 @@ from pytest_aiohttp import AiohttpClient
 from certs.dev_pki import DevPki
 from certs.revocation import CertStatus, StatusSource, read_ocsp_response
 from servicekit import inline_sqlite
-from servicekit.errors import ServiceUnavailable
+from servicekit.errors import DatabaseBusy
 from tests.issuer.conftest import issuer_settings, start_issuer
 from tests.issuer.helpers import FakeClock, Issuer, error_code, leaf_of
 
@@ -251,7 +251,7 @@ async def test_ocsp_says_try_later_while_sqlite_stays_locked(
     assert (await _post(issuer, request)).certificate_status is ocsp.OCSPCertStatus.GOOD
 
     async def locked(action: object, timeout: float) -> object:
-        raise ServiceUnavailable("the database is busy")  # what _when_unlocked raises
+        raise DatabaseBusy("the database is busy")  # what _when_unlocked raises
 
     monkeypatch.setattr(inline_sqlite, "_when_unlocked", locked)
     parsed = await _post(issuer, request)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from servicekit.database import make_engine
-from servicekit.errors import ServiceUnavailable
+from servicekit.errors import DatabaseBusy
 from servicekit.inline_sqlite import InlineSqlite, PreparedStatement
 from servicekit.utc_datetime import UtcDateTime
 
@@ -167,7 +167,7 @@ async def test_a_writer_gives_up_after_the_lock_timeout_with_service_unavailable
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     try:
-        with pytest.raises(ServiceUnavailable) as raised:
+        with pytest.raises(DatabaseBusy) as raised:
             async with inline.begin() as conn:
                 await conn.execute(
                     INSERT, {"p_id": "g", "p_at": None, "p_flag": None, "p_blob": None}
