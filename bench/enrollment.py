@@ -27,9 +27,10 @@ Where the time goes, measured cheaply by wrapping calls for the run only (nothin
   requests) times, per enrollment: the server handlers (outermost middleware added to the
   app before start-up), the ceiling steps and the OCSP status signing inside them, every
   database round trip (each await of SQLAlchemy's async drivers: statement, fetch, cursor
-  close, commit, rollback, pool ping), and the client's proof-of-possession signing;
+  close, commit, rollback, pool ping), every statement and commit run inline on SQLite
+  (``servicekit.inline_sqlite``), and the client's proof-of-possession signing;
 * the **throughput phase** records CPU seconds per enrollment, split by thread (the event
-  loop thread runs HTTP, ORM and crypto; the others are aiosqlite's connection threads),
+  loop thread runs HTTP, SQL and crypto; the others are aiosqlite's connection threads),
   and the CPU the handlers spend in the ceiling steps and the status signing.
 """
 
@@ -74,6 +75,7 @@ from issuer.resources import IssuerResources
 from issuer.settings import IssuerSettings
 from servicekit.call_timers import CallTimers
 from servicekit.gc_tuning import serving_collector
+from servicekit.inline_sqlite import InlineConnection, InlineSqlite
 
 __all__ = ["EnrollmentResult", "enrollment_contenders", "run"]
 
@@ -103,7 +105,8 @@ class EnrollmentResult:
     sequential_enrollments: int
     sequential: dict[str, float]  # sequential phase, wall seconds per enrollment
     counts: dict[str, float]  # per enrollment, sequential phase: round_trips (database
-    # awaits, see _round_trip_targets), statements, commits, rollbacks
+    # awaits, see _round_trip_targets), statements, commits, rollbacks; inline_statements
+    # and inline_commits (SQLite on the event loop, _INLINE_TARGETS)
 
     @property
     def endpoint_per_second(self) -> float:
@@ -168,6 +171,15 @@ def _round_trip_targets() -> list[tuple[Any, str, str]]:
         if callable(getattr(module, "await_", None)):
             targets.append((module, "await_", "round_trips"))
     return targets
+
+
+_INLINE_TARGETS = (
+    (InlineConnection, "_run", "inline_statements"),
+    (InlineSqlite, "_begin_immediate", "inline_begins"),
+    (InlineSqlite, "_commit", "inline_commits"),
+)
+"""SQLite statements run inline on the event loop (servicekit/inline_sqlite.py): each
+statement, each ``BEGIN IMMEDIATE`` and each ``COMMIT`` (its write to the WAL)."""
 
 
 _DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("bench_depth", default=0)
@@ -422,6 +434,7 @@ async def _run(
                         timers.patched(_ISSUER_TARGETS),
                         timers.patched(_round_trip_targets()),
                         timers.patched(_orm_targets(), wrap=functools.partial(_outermost, timers)),
+                        timers.patched(_INLINE_TARGETS),
                         _sql_counted(res, timers),
                     ):
                         await client.batch(devices[next_device : next_device + sequential], 1)
@@ -434,7 +447,14 @@ async def _run(
                     }
                     counts = {
                         name: timers.calls.get(name, 0) / sequential
-                        for name in ("round_trips", "statements", "commits", "rollbacks")
+                        for name in (
+                            "round_trips",
+                            "statements",
+                            "commits",
+                            "rollbacks",
+                            "inline_statements",
+                            "inline_commits",
+                        )
                     }
 
                     # Throughput phase: batches alternating with rounds of the ceiling.

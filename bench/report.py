@@ -223,13 +223,21 @@ def _enrollment_breakdown(r: EnrollmentResult) -> list[str]:
     handlers = seq.get("handlers", 0.0)
     ceiling = sum(seq.get(step, 0.0) for step in ("pop_verify", "digest", "mint"))
     status = seq.get("ocsp_status", 0.0)
-    database = seq.get("round_trips", 0.0)
-    orm = seq.get("orm", 0.0)
+    round_trips = seq.get("round_trips", 0.0)
+    engine = seq.get("orm", 0.0)
+    inline = sum(
+        seq.get(part, 0.0) for part in ("inline_statements", "inline_begins", "inline_commits")
+    )
     counts = r.counts
-    database_label = (
+    round_trips_label = (
         f"database round trips: {counts['round_trips']:.0f} driver awaits for "
         f"{counts['statements']:.0f} SQL statements, {counts['commits']:.0f} commits, "
         f"{counts['rollbacks']:.0f} rollbacks (+ fetches, cursor closes, pool resets and pings)"
+    )
+    inline_label = (
+        f"SQLite inline on the event loop: {counts.get('inline_statements', 0.0):.0f} "
+        f"statements, {counts.get('inline_commits', 0.0):.0f} write transactions "
+        "(BEGIN IMMEDIATE ... COMMIT to the WAL)"
     )
 
     def row(label: str, seconds: float) -> str:
@@ -247,13 +255,23 @@ def _enrollment_breakdown(r: EnrollmentResult) -> list[str]:
         row("server handlers (the issuer's middlewares included)", handlers),
         row("- ceiling steps in the handler (PoP verify, digest, mint)", ceiling),
         row("- OCSP status signed for the response (not in the ceiling)", status),
-        row("- database layer: SQLAlchemy async calls (ORM, Core, driver)", orm),
-        row(f"  - {database_label}", database),
-        row("  - ORM and Core in Python (statement building, compilation, rows)", orm - database),
+        row("- database layer", engine + inline),
+        *(
+            [
+                row(f"  - SQLAlchemy async engine calls: {round_trips_label}", round_trips),
+                row(
+                    "  - SQLAlchemy in Python (execution, compilation cache, rows)",
+                    engine - round_trips,
+                ),
+            ]
+            if engine
+            else []
+        ),
+        *([row(f"  - {inline_label}", inline)] if inline else []),
         row(
             "- rest of the handlers: aiohttp request/response, parsing, JSON, middlewares, "
             "issuer code",
-            handlers - ceiling - status - orm,
+            handlers - ceiling - status - engine - inline,
         ),
         row("outside the handlers: aiohttp HTTP (server + client), event loop", pair - handlers),
         row("- client's PoP signing (in the line above)", seq.get("client_sign", 0.0)),

@@ -29,8 +29,12 @@ async def create_api_key(res: IssuerResources, *, name: str, now: datetime) -> s
     key_hash = hash_api_key(key)
     async with res.session() as session, session.begin():
         session.add(ApiKeyRecord(key_hash=key_hash, name=name[:100], created_at=now))
-        record_audit_event(
-            session, action="api_key.created", actor="operator-cli", at=now, key=key_hash[:8]
+        await record_audit_event(
+            await session.connection(),
+            action="api_key.created",
+            actor="operator-cli",
+            at=now,
+            key=key_hash[:8],
         )
     return key
 

@@ -10,15 +10,26 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import bindparam, insert
 
-from issuer.models import AuditEvent
+from issuer.models import AuditEvent, table_of
+from servicekit.sql_connection import SqlConnection
 
 __all__ = ["record_audit_event"]
 
+_AUDIT = table_of(AuditEvent)
+_INSERT = insert(_AUDIT).values(
+    at=bindparam("p_at"),
+    action=bindparam("p_action"),
+    actor=bindparam("p_actor"),
+    card_id=bindparam("p_card_id"),
+    credential_id=bindparam("p_credential_id"),
+    detail=bindparam("p_detail"),
+)
 
-def record_audit_event(
-    session: AsyncSession,
+
+async def record_audit_event(
+    conn: SqlConnection,
     *,
     action: str,
     actor: str,
@@ -27,16 +38,17 @@ def record_audit_event(
     credential_id: str | None = None,
     **detail: str | int | None,
 ) -> None:
-    """Add an audit row to ``session`` (committed with the caller's transaction)."""
-    session.add(
-        AuditEvent(
-            at=at,
-            action=action,
-            actor=actor,
-            card_id=card_id,
-            credential_id=credential_id,
-            detail=json.dumps(
+    """Insert an audit row in the caller's transaction (a connection or an ORM session)."""
+    await conn.execute(
+        _INSERT,
+        {
+            "p_at": at,
+            "p_action": action,
+            "p_actor": actor,
+            "p_card_id": card_id,
+            "p_credential_id": credential_id,
+            "p_detail": json.dumps(
                 {k: v for k, v in detail.items() if v is not None}, separators=(",", ":")
             ),
-        )
+        },
     )

@@ -39,9 +39,9 @@ async def post_challenge(request: web.Request) -> web.Response:
     res = request.app[RESOURCES]
     _client(request)
     await read_json_object(request)
-    async with res.session() as session, session.begin():
+    async with res.write() as conn:
         challenge, expires_at = await create_challenge(
-            session, now=request.app[CLOCK](), ttl=res.settings.challenge_ttl
+            conn, now=request.app[CLOCK](), ttl=res.settings.challenge_ttl
         )
     return web.json_response(
         {"challenge": challenge, "expiresAt": rfc3339(expires_at)}, headers=_NO_STORE

@@ -129,8 +129,12 @@ async def _register(
                 )
             )
             await session.flush()
-            record_audit_event(
-                session, action="card.registered", actor=actor, at=now, card_id=card_id
+            await record_audit_event(
+                await session.connection(),
+                action="card.registered",
+                actor=actor,
+                at=now,
+                card_id=card_id,
             )
         code, expires_at = await _issue_code(res, session, card_id, actor=actor, now=now)
     res.metrics.activation_codes_issued.inc()
@@ -220,8 +224,8 @@ async def _issue_code(
             failed_attempts=0,
         )
     )
-    record_audit_event(
-        session,
+    await record_audit_event(
+        await session.connection(),
         action="activation_code.issued",
         actor=actor,
         at=now,

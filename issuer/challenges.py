@@ -14,18 +14,39 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
-from sqlmodel import col, select
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certs.wire import b64url_encode
 from issuer.errors import ChallengeInvalid
-from issuer.models import ChallengeRecord
+from issuer.models import ChallengeRecord, table_of
+from servicekit.sql_connection import SqlConnection
 
 __all__ = ["CHALLENGE_BYTES", "consume_challenge", "create_challenge", "purge_challenges"]
 
 CHALLENGE_BYTES = 32
 _ENCODED_LENGTH = 43
+
+# Core statements, built once (the hot path runs them inline on SQLite).
+_CHALLENGES = table_of(ChallengeRecord)
+_INSERT = insert(_CHALLENGES).values(
+    challenge_hash=bindparam("p_hash"),
+    created_at=bindparam("p_now"),
+    expires_at=bindparam("p_expires"),
+)
+_CONSUME = (
+    update(_CHALLENGES)
+    .where(
+        _CHALLENGES.c.challenge_hash == bindparam("p_hash"),
+        _CHALLENGES.c.consumed_at.is_(None),
+        _CHALLENGES.c.expires_at > bindparam("p_now"),
+    )
+    .values(consumed_at=bindparam("p_now"), consumed_for=bindparam("p_for"))
+)
+_CONSUMED_FOR = select(_CHALLENGES.c.consumed_for).where(
+    _CHALLENGES.c.challenge_hash == bindparam("p_hash")
+)
 
 
 def _hash(challenge: str) -> str:
@@ -33,19 +54,18 @@ def _hash(challenge: str) -> str:
 
 
 async def create_challenge(
-    session: AsyncSession, *, now: datetime, ttl: timedelta
+    conn: SqlConnection, *, now: datetime, ttl: timedelta
 ) -> tuple[str, datetime]:
-    """Store a new challenge; return it (base64url) and its expiry."""
+    """Store a new challenge in the caller's transaction; return it (base64url) and its
+    expiry."""
     challenge = b64url_encode(secrets.token_bytes(CHALLENGE_BYTES))
     expires_at = now + ttl
-    session.add(
-        ChallengeRecord(challenge_hash=_hash(challenge), created_at=now, expires_at=expires_at)
-    )
+    await conn.execute(_INSERT, {"p_hash": _hash(challenge), "p_now": now, "p_expires": expires_at})
     return challenge, expires_at
 
 
 async def consume_challenge(
-    session: AsyncSession, challenge: str, *, consumed_for: str, now: datetime
+    conn: SqlConnection, challenge: str, *, consumed_for: str, now: datetime
 ) -> bool:
     """Consume ``challenge`` for ``consumed_for`` inside the caller's transaction.
 
@@ -62,24 +82,11 @@ async def consume_challenge(
     ):
         raise ChallengeInvalid()
     digest = _hash(challenge)
-    result = await session.exec(
-        update(ChallengeRecord)
-        .where(
-            col(ChallengeRecord.challenge_hash) == digest,
-            col(ChallengeRecord.consumed_at).is_(None),
-            col(ChallengeRecord.expires_at) > now,
-        )
-        .values(consumed_at=now, consumed_for=consumed_for)
-    )
+    result = await conn.execute(_CONSUME, {"p_hash": digest, "p_now": now, "p_for": consumed_for})
     if result.rowcount == 1:
         return True
-    used_for = (
-        await session.exec(
-            select(ChallengeRecord.consumed_for).where(
-                col(ChallengeRecord.challenge_hash) == digest
-            )
-        )
-    ).first()
+    row = (await conn.execute(_CONSUMED_FOR, {"p_hash": digest})).first()
+    used_for = None if row is None else row[0]
     if used_for is not None and secrets.compare_digest(used_for, consumed_for):
         return False
     raise ChallengeInvalid()

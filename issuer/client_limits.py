@@ -21,10 +21,10 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from sqlalchemy import delete, func
-from sqlmodel import col, select
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlmodel import col
 
-from issuer.models import EnrollmentFailure
+from issuer.models import EnrollmentFailure, table_of
 from issuer.resources import IssuerResources
 from servicekit.errors import RateLimited
 from servicekit.rate_limit import RateLimiter
@@ -35,6 +35,15 @@ __all__ = [
     "purge_failures",
     "record_failure",
 ]
+
+
+_FAILURES = table_of(EnrollmentFailure)
+_RECENT = select(func.count(), func.min(_FAILURES.c.at)).where(
+    _FAILURES.c.client == bindparam("p_client"), _FAILURES.c.at > bindparam("p_since")
+)
+_INSERT = insert(_FAILURES).values(
+    client=bindparam("p_client"), at=bindparam("p_at"), code=bindparam("p_code")
+)
 
 
 def make_request_limiter(*, per_minute: float, burst: int) -> RateLimiter:
@@ -48,15 +57,10 @@ async def enforce_failure_budget(res: IssuerResources, client: str, *, now: date
         RateLimited: ``rate_limited`` with the seconds until the oldest failure ages out.
     """
     window = res.settings.enroll_failure_window
-    async with res.session() as session:
+    async with res.read() as conn:
         count, oldest = (
-            await session.exec(
-                select(func.count(), func.min(EnrollmentFailure.at)).where(
-                    col(EnrollmentFailure.client) == client,
-                    col(EnrollmentFailure.at) > now - window,
-                )
-            )
-        ).one()
+            await conn.execute(_RECENT, {"p_client": client, "p_since": now - window})
+        ).first()
     if count >= res.settings.enroll_max_failures:
         wait = (oldest + window - now).total_seconds() if oldest is not None else 1.0
         raise RateLimited(
@@ -68,8 +72,8 @@ async def enforce_failure_budget(res: IssuerResources, client: str, *, now: date
 async def record_failure(res: IssuerResources, client: str, code: str, *, now: datetime) -> None:
     """Count one refused enrollment against ``client`` (and in the metrics)."""
     res.metrics.enrollment_failures.inc(code)
-    async with res.session() as session, session.begin():
-        session.add(EnrollmentFailure(client=client[:64], at=now, code=code[:64]))
+    async with res.write() as conn:
+        await conn.execute(_INSERT, {"p_client": client[:64], "p_at": now, "p_code": code[:64]})
 
 
 async def purge_failures(res: IssuerResources, *, before: datetime) -> int:

@@ -33,9 +33,6 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import update
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certs.card_digest import card_data_digest
 from certs.credential import new_credential_id
@@ -43,6 +40,17 @@ from certs.proof_of_possession import PopPurpose, verify_proof_of_possession
 from issuer.activation_codes import ActivationCode
 from issuer.audit import record_audit_event
 from issuer.challenges import consume_challenge
+from issuer.enrollment_queries import (
+    CodeAndCard,
+    claim_code,
+    code_and_card,
+    code_state,
+    count_wrong_guess,
+    credential_of_code,
+    current_certificate,
+    insert_certificate,
+    insert_credential,
+)
 from issuer.errors import (
     ActivationCodeExpired,
     ActivationCodeInvalid,
@@ -54,18 +62,11 @@ from issuer.errors import (
     EnrollmentConflict,
 )
 from issuer.minting import card_has_expired, mint_certificate_record
-from issuer.models import (
-    ActivationCodeRecord,
-    CardRecord,
-    CardStatus,
-    CertificateRecord,
-    CertificateStatus,
-    CredentialRecord,
-    CredentialStatus,
-)
+from issuer.models import CardStatus, CertificateRecord, CredentialStatus
 from issuer.resources import IssuerResources
+from servicekit.sql_connection import SqlConnection
 
-__all__ = ["EnrollmentRequest", "IssuedCredential", "current_certificate", "enroll"]
+__all__ = ["EnrollmentRequest", "IssuedCredential", "enroll"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -123,41 +124,36 @@ async def enroll(
         challenge=request.challenge,
     )
     code_hash = res.code_hasher.code_hash(request.activation_code)
-    async with res.session() as session:
-        code = (
-            await session.exec(
-                select(ActivationCodeRecord).where(col(ActivationCodeRecord.code_hash) == code_hash)
-            )
-        ).first()
-        card = await session.get(CardRecord, code.card_id) if code is not None else None
-    if code is None or card is None:
+    async with res.read() as conn:
+        found = await code_and_card(conn, code_hash)
+    if found is None:
         await _count_wrong_guess(res, request.activation_code.locator, now=now)
         raise ActivationCodeInvalid()
-    if card.status != CardStatus.ACTIVE:
+    if found.card_status != CardStatus.ACTIVE:
         raise CardRevoked()
-    card_data = res.vault.open(card.card_data, card_id=card.id)
+    card_data = res.vault.open(found.card_data, card_id=found.card_id)
     if card_has_expired(card_data.expiry, now=now):
         raise CardExpired()
     digest = card_data_digest(card_data, request.card_data_secret)
     credential_id = new_credential_id()
     key_hash = request.public_key_sha256
+    max_attempts = res.settings.activation_max_attempts
 
-    async with res.session() as session, session.begin():
-        # The first statement writes, so SQLite takes its write lock before reading.
-        await consume_challenge(session, request.challenge, consumed_for=code.id, now=now)
-        claimed = await session.exec(
-            update(ActivationCodeRecord)
-            .where(
-                col(ActivationCodeRecord.id) == code.id,
-                col(ActivationCodeRecord.consumed_at).is_(None),
-                col(ActivationCodeRecord.expires_at) > now,
-                col(ActivationCodeRecord.failed_attempts) < res.settings.activation_max_attempts,
-            )
-            .values(consumed_at=now, public_key_sha256=key_hash, credential_id=credential_id)
+    async with res.write() as conn:
+        # On SQLite the transaction holds the write lock from its start (BEGIN IMMEDIATE);
+        # on PostgreSQL the claim below serialises on the code's row.
+        await consume_challenge(conn, request.challenge, consumed_for=found.code_id, now=now)
+        claimed = await claim_code(
+            conn,
+            found.code_id,
+            key_hash=key_hash,
+            credential_id=credential_id,
+            now=now,
+            max_attempts=max_attempts,
         )
-        if claimed.rowcount != 1:
+        if not claimed:
             return await _existing(
-                res, session, code_id=code.id, key_hash=key_hash, digest=digest, card=card, now=now
+                conn, found, key_hash=key_hash, digest=digest, now=now, max_attempts=max_attempts
             )
         certificate, record = mint_certificate_record(
             res,
@@ -167,67 +163,59 @@ async def enroll(
             card_data_digest=digest,
             now=now,
         )
-        session.add(
-            CredentialRecord(
-                id=credential_id,
-                card_id=card.id,
-                activation_code_id=code.id,
-                public_key=request.public_key_der,
-                public_key_sha256=key_hash,
-                card_data_digest=digest,
-                status=CredentialStatus.ACTIVE,
-                created_at=now,
-            )
+        await insert_credential(
+            conn,
+            credential_id=credential_id,
+            card_id=found.card_id,
+            code_id=found.code_id,
+            public_key_der=request.public_key_der,
+            key_hash=key_hash,
+            card_data_digest=digest,
+            now=now,
         )
-        await session.flush()
-        session.add(record)
-        record_audit_event(
-            session,
+        await insert_certificate(conn, record)
+        await record_audit_event(
+            conn,
             action="credential.enrolled",
             actor="cardholder",
             at=now,
-            card_id=card.id,
+            card_id=found.card_id,
             credential_id=credential_id,
-            activation_code_id=code.id,
+            activation_code_id=found.code_id,
             serial=_serial_text(certificate),
         )
     res.metrics.certificates_minted.inc()
     return IssuedCredential(
         credential_id=credential_id,
-        card_bin=card.bin,
-        card_last4=card.last4,
+        card_bin=found.card_bin,
+        card_last4=found.card_last4,
         certificate=record,
         created=True,
     )
 
 
 async def _existing(
-    res: IssuerResources,
-    session: AsyncSession,
+    conn: SqlConnection,
+    found: CodeAndCard,
     *,
-    code_id: str,
     key_hash: str,
     digest: bytes,
-    card: CardRecord,
     now: datetime,
+    max_attempts: int,
 ) -> IssuedCredential:
     """The claim failed: an identical earlier request won, or the code is spent."""
-    code = await session.get(ActivationCodeRecord, code_id, populate_existing=True)
+    code = await code_state(conn, found.code_id)
     if code is None:  # pragma: no cover - codes are never deleted
         raise ActivationCodeInvalid()
     if code.consumed_at is None:
-        if code.failed_attempts >= res.settings.activation_max_attempts:
+        if code.failed_attempts >= max_attempts:
             raise ActivationCodeLocked()
         if code.expires_at <= now:
             raise ActivationCodeExpired()
         raise EnrollmentConflict()  # pragma: no cover - claim and re-read disagree
     if code.public_key_sha256 is None or not hmac.compare_digest(code.public_key_sha256, key_hash):
         raise ActivationCodeUsed()
-    credential = (
-        await session.exec(
-            select(CredentialRecord).where(col(CredentialRecord.activation_code_id) == code_id)
-        )
-    ).first()
+    credential = await credential_of_code(conn, found.code_id)
     if credential is None:
         raise EnrollmentConflict()
     # Same key, but was it the same card-data secret? Otherwise the certificate's digest
@@ -236,63 +224,33 @@ async def _existing(
         raise ActivationCodeUsed()
     if credential.status != CredentialStatus.ACTIVE:
         raise CredentialRevoked()
-    certificate = await current_certificate(session, credential.id)
+    certificate = await current_certificate(conn, credential.credential_id)
     if certificate is None:
         raise CredentialRevoked()
     return IssuedCredential(
-        credential_id=credential.id,
-        card_bin=card.bin,
-        card_last4=card.last4,
+        credential_id=credential.credential_id,
+        card_bin=found.card_bin,
+        card_last4=found.card_last4,
         certificate=certificate,
         created=False,
     )
 
 
-async def current_certificate(
-    session: AsyncSession, credential_id: str
-) -> CertificateRecord | None:
-    """The credential's certificate with status ``good`` (the newest, should there be two)."""
-    return (
-        await session.exec(
-            select(CertificateRecord)
-            .where(
-                col(CertificateRecord.credential_id) == credential_id,
-                col(CertificateRecord.status) == CertificateStatus.GOOD,
-            )
-            .order_by(col(CertificateRecord.created_at).desc())
-            .limit(1)
-        )
-    ).first()
-
-
 async def _count_wrong_guess(res: IssuerResources, locator: str, *, now: datetime) -> None:
     """Count a wrong code against every live code with its locator (they lock at N)."""
-    async with res.session() as session, session.begin():
-        locked = await session.exec(
-            update(ActivationCodeRecord)
-            .where(
-                col(ActivationCodeRecord.locator) == locator,
-                col(ActivationCodeRecord.consumed_at).is_(None),
-                col(ActivationCodeRecord.expires_at) > now,
-                col(ActivationCodeRecord.failed_attempts) < res.settings.activation_max_attempts,
-            )
-            .values(failed_attempts=col(ActivationCodeRecord.failed_attempts) + 1)
-            .returning(
-                col(ActivationCodeRecord.id),
-                col(ActivationCodeRecord.card_id),
-                col(ActivationCodeRecord.failed_attempts),
-            )
-        )
-        for code_id, card_id, attempts in locked.all():
-            record_audit_event(
-                session,
+    max_attempts = res.settings.activation_max_attempts
+    async with res.write() as conn:
+        counted = await count_wrong_guess(conn, locator, now=now, max_attempts=max_attempts)
+        for guess in counted:
+            await record_audit_event(
+                conn,
                 action="activation_code.wrong_attempt",
                 actor="cardholder",
                 at=now,
-                card_id=card_id,
-                activation_code_id=code_id,
-                attempts=attempts,
-                locked=int(attempts >= res.settings.activation_max_attempts),
+                card_id=guess.card_id,
+                activation_code_id=guess.code_id,
+                attempts=guess.attempts,
+                locked=int(guess.attempts >= max_attempts),
             )
 
 

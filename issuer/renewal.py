@@ -32,7 +32,8 @@ from certs.keys import der_fingerprint, require_p256
 from certs.proof_of_possession import PopPurpose, verify_proof_of_possession
 from issuer.audit import record_audit_event
 from issuer.challenges import consume_challenge
-from issuer.enrollment import IssuedCredential, current_certificate
+from issuer.enrollment import IssuedCredential
+from issuer.enrollment_queries import current_certificate
 from issuer.errors import CardExpired, CredentialRevoked, CredentialUnknown
 from issuer.minting import card_has_expired, mint_certificate_record
 from issuer.models import (
@@ -105,7 +106,9 @@ async def renew(
         raise CertificateExpired("the card certificate has expired; enroll again")
 
     async with res.session() as session, session.begin():
-        await consume_challenge(session, request.challenge, consumed_for=fingerprint, now=now)
+        await consume_challenge(
+            await session.connection(), request.challenge, consumed_for=fingerprint, now=now
+        )
         # Lock the credential before its certificates, in the order revocation takes them,
         # and re-check it: a revocation that committed since the read above wins.
         status = (
@@ -140,7 +143,7 @@ async def renew(
         )
         if superseded.rowcount != 1:
             # Renewed already (a retry or a parallel twin): hand out the current certificate.
-            current = await current_certificate(session, credential.id)
+            current = await current_certificate(await session.connection(), credential.id)
             if current is None:
                 raise CredentialRevoked()
             return IssuedCredential(
@@ -157,8 +160,8 @@ async def renew(
             .values(renewed_at=now)
         )
         await bump_revocations(session)
-        record_audit_event(
-            session,
+        await record_audit_event(
+            await session.connection(),
             action="credential.renewed",
             actor="cardholder",
             at=now,

@@ -24,6 +24,7 @@ from issuer.ocsp_responder import OcspResponder
 from issuer.settings import IssuerSettings
 from servicekit.database import make_engine
 from servicekit.inline_sqlite import InlineSqlite
+from servicekit.sql_connection import SqlConnection
 
 __all__ = ["IssuerResources", "make_issuer_engine", "open_resources"]
 
@@ -39,13 +40,36 @@ class IssuerResources:
     code_hasher: ActivationCodeHasher
     responder: OcspResponder
     metrics: IssuerMetrics
-    # SQLite: reads on the revocation-status hot path run inline on the event loop's thread
-    # (servicekit/inline_sqlite.py); None on PostgreSQL.
+    # SQLite: the cardholder hot paths (challenges, enrollment, status lookups) run their
+    # Core statements inline on the event loop's thread (servicekit/inline_sqlite.py);
+    # None on PostgreSQL.
     inline: InlineSqlite | None = None
 
     def session(self) -> AsyncSession:
         """A new session; use as ``async with res.session() as s, s.begin(): ...``."""
         return AsyncSession(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[SqlConnection]:
+        """A write transaction for Core statements: committed when the block ends, rolled
+        back if it raises. On SQLite it holds the write lock from its start (BEGIN
+        IMMEDIATE) and this process's writers queue for it."""
+        if self.inline is not None:
+            async with self.inline.begin() as inline:
+                yield inline
+            return
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[SqlConnection]:
+        """A connection for reads with Core statements."""
+        if self.inline is not None:
+            async with self.inline.connect() as inline:
+                yield inline
+            return
+        async with self.engine.connect() as conn:
+            yield conn
 
 
 def make_issuer_engine(settings: IssuerSettings) -> AsyncEngine:

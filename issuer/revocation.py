@@ -112,8 +112,8 @@ async def revoke_credential(
             raise CredentialUnknown()
         count = await _revoke_credentials(session, [credential.id], reason, now=now)
         if count:
-            record_audit_event(
-                session,
+            await record_audit_event(
+                await session.connection(),
                 action="credential.revoked",
                 actor=actor,
                 at=now,
@@ -163,8 +163,8 @@ async def revoke_card(
             ).all()
         )
         count = await _revoke_credentials(session, credential_ids, reason, now=now)
-        record_audit_event(
-            session,
+        await record_audit_event(
+            await session.connection(),
             action="card.revoked",
             actor=actor,
             at=now,

@@ -73,12 +73,8 @@ _BY_FINGERPRINT: _StateQuery = sa_select(*_STATE_COLUMNS).where(
 async def _lookup(
     res: IssuerResources, statement: _StateQuery, parameters: dict[str, str]
 ) -> tuple[int, CertificateState] | None:
-    if res.inline is not None:
-        async with res.inline.connect() as inline:
-            row = (await inline.execute(statement, parameters)).first()
-    else:
-        async with res.engine.connect() as conn:
-            row = (await conn.execute(statement, parameters)).first()
+    async with res.read() as conn:
+        row = (await conn.execute(statement, parameters)).first()
     if row is None:
         return None
     serial, status, revoked_at, reason = row

@@ -13,8 +13,8 @@ inline, on raw ``sqlite3`` connections, from SQLAlchemy Core statements compiled
   Statements are compiled on first use and kept in a bounded cache keyed by the statement
   object, so module-level statements with ``bindparam``s compile once per process.
 * :class:`InlineConnection` has the awaitable ``execute(statement, parameters)`` shape of
-  ``AsyncConnection.execute``; its result offers ``first()`` and ``rowcount``, which is
-  what the stores use.
+  ``AsyncConnection.execute``; its result offers ``first()``, ``all()`` and ``rowcount``,
+  which is what the stores use (servicekit.sql_connection).
 
 Checkpoints (copying the WAL back into the database file, with an fsync) are the other
 slow part of a commit: SQLite runs one inside whichever commit crosses
@@ -84,6 +84,9 @@ class InlineResult:
 
     def first(self) -> InlineRow | None:
         return self._rows[0] if self._rows else None
+
+    def all(self) -> list[InlineRow]:
+        return list(self._rows)
 
 
 class PreparedStatement:
@@ -288,18 +291,23 @@ class InlineSqlite:
         async with self._writer:
             connection = self._open()
             try:
-                await _when_unlocked(
-                    lambda: connection.execute("BEGIN IMMEDIATE"), self._lock_timeout
-                )
+                await _when_unlocked(lambda: self._begin_immediate(connection), self._lock_timeout)
                 try:
                     yield InlineConnection(connection, retry=False, lock_timeout=0)
                 except BaseException:
                     connection.rollback()
                     raise
-                connection.commit()
+                self._commit(connection)
             finally:
                 self._close(connection)
             self._committed()
+
+    # Methods of their own so that a benchmark can time them (bench/enrollment.py).
+    def _begin_immediate(self, connection: sqlite3.Connection) -> None:
+        connection.execute("BEGIN IMMEDIATE")
+
+    def _commit(self, connection: sqlite3.Connection) -> None:
+        connection.commit()
 
     def _committed(self) -> None:
         """Count a commit; every ``checkpoint_every``, checkpoint in a worker thread."""
