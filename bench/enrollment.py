@@ -206,20 +206,23 @@ def _outermost(
 
 @contextlib.contextmanager
 def _sql_counted(res: IssuerResources, timers: CallTimers) -> Iterator[None]:
-    """Count SQL statements, commits and explicit rollbacks (not pool resets) on the engine."""
-    engine = res.engine.sync_engine
+    """Count SQL statements, commits and explicit rollbacks (not pool resets) on the engines
+    (PostgreSQL: the transactional one and the AUTOCOMMIT one of reads)."""
+    engines = [e.sync_engine for e in (res.engine, res.autocommit) if e is not None]
     listeners: list[tuple[str, Callable[..., None]]] = [
         ("before_cursor_execute", lambda *_: timers.add("statements", 0.0)),
         ("commit", lambda *_: timers.add("commits", 0.0)),
         ("rollback", lambda *_: timers.add("rollbacks", 0.0)),
     ]
-    for name, listener in listeners:
-        event.listen(engine, name, listener)
+    for engine in engines:
+        for name, listener in listeners:
+            event.listen(engine, name, listener)
     try:
         yield
     finally:
-        for name, listener in listeners:
-            event.remove(engine, name, listener)
+        for engine in engines:
+            for name, listener in listeners:
+                event.remove(engine, name, listener)
 
 
 def _cpu() -> tuple[float, float]:

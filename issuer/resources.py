@@ -28,6 +28,8 @@ from servicekit.sql_connection import SqlConnection
 
 __all__ = ["IssuerResources", "make_issuer_engine", "open_resources"]
 
+_AUTOCOMMIT_POOL = 5  # per process, + as many on demand (servicekit.database.make_engine)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IssuerResources:
@@ -44,6 +46,9 @@ class IssuerResources:
     # Core statements inline on the event loop's thread (servicekit/inline_sqlite.py);
     # None on PostgreSQL.
     inline: InlineSqlite | None = None
+    # PostgreSQL: a pool in AUTOCOMMIT mode for read() (no BEGIN/ROLLBACK round trips
+    # around a single SELECT); None on SQLite.
+    autocommit: AsyncEngine | None = None
 
     def session(self) -> AsyncSession:
         """A new session; use as ``async with res.session() as s, s.begin(): ...``."""
@@ -68,16 +73,28 @@ class IssuerResources:
             async with self.inline.connect() as inline:
                 yield inline
             return
-        async with self.engine.connect() as conn:
+        async with (self.autocommit or self.engine).connect() as conn:
             yield conn
 
 
 def make_issuer_engine(settings: IssuerSettings) -> AsyncEngine:
-    """The engine, with bound parameters kept out of SQLAlchemy's log and error messages."""
+    """The engine, with bound parameters kept out of SQLAlchemy's log and error messages.
+
+    No ``pool_pre_ping`` on PostgreSQL: a ping is one more round trip per checkout; a
+    connection the server closed is dropped at checkout without I/O instead
+    (servicekit.database.discard_closed_connections)."""
     if settings.database_url is None:
         ensure_data_dir(settings)
     # make_engine hides bound parameters (hashes, ciphertext) from logs and exception texts.
-    return make_engine(settings.resolved_database_url)
+    return make_engine(settings.resolved_database_url, pre_ping=False)
+
+
+def _autocommit_engine(url: str) -> AsyncEngine | None:
+    if url.startswith("sqlite"):
+        return None
+    return make_engine(
+        url, pool_size=_AUTOCOMMIT_POOL, pre_ping=False, isolation_level="AUTOCOMMIT"
+    )
 
 
 @asynccontextmanager
@@ -93,6 +110,7 @@ async def open_resources(
     vault = load_card_vault(settings)
     engine = make_issuer_engine(settings)
     inline = _inline_sqlite(settings.resolved_database_url)
+    autocommit = _autocommit_engine(settings.resolved_database_url)
     try:
         await migrate_database(engine)
         yield IssuerResources(
@@ -104,10 +122,13 @@ async def open_resources(
             responder=OcspResponder(pki, freshness=settings.status_freshness),
             metrics=metrics or IssuerMetrics(),
             inline=inline,
+            autocommit=autocommit,
         )
     finally:
         if inline is not None:
             await inline.dispose()
+        if autocommit is not None:
+            await autocommit.dispose()
         await engine.dispose()
 
 
