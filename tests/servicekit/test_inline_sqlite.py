@@ -117,6 +117,26 @@ async def test_rowcount_of_a_conditional_update(database) -> None:  # type: igno
     assert (hit.rowcount, miss.rowcount) == (1, 0)
 
 
+async def test_update_returning_gives_every_changed_row_as_the_async_engine_does(database) -> None:  # type: ignore[no-untyped-def]
+    engine, inline, _ = database
+    bump = (
+        update(ROWS)
+        .where(ROWS.c.id.in_(["r1", "r2", "nope"]))
+        .values(count=ROWS.c.count + 1)
+        .returning(ROWS.c.id, ROWS.c.count)
+    )
+    async with inline.begin() as conn:
+        for row_id in ("r1", "r2", "r3"):
+            await conn.execute(
+                INSERT, {"p_id": row_id, "p_at": None, "p_flag": None, "p_blob": None}
+            )
+        inline_rows = sorted(tuple(row) for row in (await conn.execute(bump)).all())
+    async with engine.begin() as conn:
+        engine_rows = sorted(tuple(row) for row in (await conn.execute(bump)).all())
+    assert inline_rows == [("r1", 1), ("r2", 1)]
+    assert engine_rows == [("r1", 2), ("r2", 2)]
+
+
 async def test_a_duplicate_key_raises_sqlalchemys_integrity_error_without_values(database) -> None:  # type: ignore[no-untyped-def]
     _, inline, _ = database
     secret = "s3cret-value-xyz"
