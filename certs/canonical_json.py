@@ -23,6 +23,9 @@ __all__ = ["canonical_json"]
 
 _MAX_SAFE_INTEGER = 2**53 - 1  # RFC 8785 3.2.2.3 via I-JSON (RFC 7493 2.2)
 _PLAIN_SCALARS = (str, bool, type(None))
+# json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False) is
+# JSONEncoder(those options).encode(value): the encoder is built once instead of per call.
+_SORTED_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _plain(value: Any) -> bool:
@@ -60,7 +63,7 @@ def canonical_json(value: Any) -> bytes:
             number, a type JSON does not have).
     """
     if _plain(value):
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = _SORTED_COMPACT.encode(value)
         try:
             return text.encode("utf-8")
         except UnicodeEncodeError as exc:  # a lone surrogate (RFC 8785 3.2.2.2, RFC 7493 2.1)

@@ -9,6 +9,7 @@ context (``localhost``, ``*.localhost``, ``127.0.0.1``), as in development.
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urlsplit
 
@@ -47,4 +48,11 @@ def origin_of_url(url: str) -> str | None:
 
 def is_serialised_origin(text: object) -> bool:
     """Whether ``text`` is already an origin in its serialised form."""
-    return isinstance(text, str) and origin_of_url(text) == text
+    return isinstance(text, str) and _is_serialised(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_serialised(text: str) -> bool:
+    # Pure, and asked for every signed transaction, whose origins are a merchant's few:
+    # remembered (bounded) rather than re-split per request.
+    return origin_of_url(text) == text

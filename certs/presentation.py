@@ -12,14 +12,14 @@ Wire form (docs/protocol.md, section 8), a JSON object with base64url bytes::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from certs.errors import MalformedPresentation
 from certs.transaction import TransactionDescription
 from certs.wire import b64url_decode, b64url_encode, load_json_object
 
-__all__ = ["PRESENTATION_VERSION", "Presentation"]
+__all__ = ["PRESENTATION_VERSION", "Presentation", "WireText"]
 
 PRESENTATION_VERSION = 1
 _FIELDS = frozenset(
@@ -36,6 +36,16 @@ def _bytes(value: object, what: str, limit: int) -> bytes:
     return decoded
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WireText:
+    """The base64url text of a presentation's public byte fields (not the card-data secret)."""
+
+    transaction: str
+    signature: str
+    certificate_chain: tuple[str, ...]
+    status: str | None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class Presentation:
     """A parsed presentation. The card-data secret never appears in ``repr``."""
@@ -45,6 +55,11 @@ class Presentation:
     certificate_chain: tuple[bytes, ...]
     status: bytes | None
     card_data_secret: bytes
+    # The text parse() decoded the public byte fields from. b64url_decode accepts only the
+    # canonical encoding (RFC 4648 3.5), so it is exactly what encoding the bytes would
+    # give; wire_text() hands it out instead. Not an __init__ argument, so it is set only
+    # by parse() and never carried over by dataclasses.replace() to other bytes.
+    _wire: WireText | None = field(default=None, init=False, compare=False)
 
     @classmethod
     def parse(cls, data: bytes | str | dict[str, Any]) -> Presentation:
@@ -68,7 +83,7 @@ class Presentation:
         if not isinstance(chain, list) or not 1 <= len(chain) <= 3:
             raise MalformedPresentation("certificateChain must list 1 to 3 certificates")
         status = obj["status"]
-        return cls(
+        presentation = cls(
             transaction=TransactionDescription.parse(
                 _bytes(obj["transaction"], "transaction", 4096)
             ),
@@ -78,15 +93,37 @@ class Presentation:
             status=None if status is None else _bytes(status, "status", _MAX_STATUS),
             card_data_secret=_bytes(obj["cardDataSecret"], "cardDataSecret", 64),
         )
+        # Every field decoded, so these are str (the text, not the caller's mutable list).
+        wire = WireText(
+            transaction=obj["transaction"],
+            signature=obj["signature"],
+            certificate_chain=tuple(chain),
+            status=status,
+        )
+        object.__setattr__(presentation, "_wire", wire)  # frozen: set once, here
+        return presentation
+
+    def wire_text(self) -> WireText:
+        """The unpadded base64url text of the public byte fields: as received when parsed,
+        else encoded now (the same strings either way)."""
+        if self._wire is not None:
+            return self._wire
+        return WireText(
+            transaction=b64url_encode(self.transaction.raw),
+            signature=b64url_encode(self.signature),
+            certificate_chain=tuple(b64url_encode(c) for c in self.certificate_chain),
+            status=None if self.status is None else b64url_encode(self.status),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The wire form, as the Service Worker sends it."""
+        wire = self.wire_text()
         return {
             "version": PRESENTATION_VERSION,
-            "transaction": b64url_encode(self.transaction.raw),
-            "signature": b64url_encode(self.signature),
-            "certificateChain": [b64url_encode(c) for c in self.certificate_chain],
-            "status": None if self.status is None else b64url_encode(self.status),
+            "transaction": wire.transaction,
+            "signature": wire.signature,
+            "certificateChain": list(wire.certificate_chain),
+            "status": wire.status,
             "cardDataSecret": b64url_encode(self.card_data_secret),
         }
 

@@ -12,12 +12,15 @@ import base64
 import binascii
 import json
 import math
-import re
 from typing import Any
 
 __all__ = ["b64url_decode", "b64url_encode", "load_json_object"]
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+# RFC 4648 3.5: a canonical encoding has the pad bits of its last character zero. A final
+# group of 2 characters (12 bits) carries 1 byte, 3 characters (18 bits) carry 2 bytes.
+_PAD_BITS = {0: 0, 2: 0x0F, 3: 0x03}
 MAX_JSON_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 8
 
@@ -29,16 +32,17 @@ def b64url_encode(data: bytes) -> str:
 
 def b64url_decode(text: object, *, error: type[Exception], what: str) -> bytes:
     """Decode unpadded base64url strictly; raise ``error`` naming ``what`` otherwise."""
-    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+    if not isinstance(text, str) or not text.isascii() or len(text) % 4 == 1:
         raise error(f"{what} is not unpadded base64url")
-    try:
-        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise error(f"{what} is not unpadded base64url") from exc
-    # Reject non-canonical encodings (stray low bits in the last character).
-    if b64url_encode(decoded) != text:
+    data = text.encode("ascii")
+    if data.translate(None, _B64URL_ALPHABET):  # a character outside RFC 4648 table 2
+        raise error(f"{what} is not unpadded base64url")
+    # Reject non-canonical encodings (stray low bits in the last character): the same
+    # verdict as re-encoding and comparing, without the second pass over the text.
+    if data and _B64URL_ALPHABET.index(data[-1]) & _PAD_BITS[len(data) % 4]:
         raise error(f"{what} is not canonical base64url")
-    return decoded
+    # Only alphabet characters, correctly padded: what urlsafe_b64decode would decode.
+    return binascii.a2b_base64(data.translate(_TO_STANDARD) + b"=" * (-len(data) % 4))
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -62,23 +66,32 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _container_depth(value: Any, limit: int) -> int:
-    """Nesting depth of objects and arrays (a flat object is 1); stops early past ``limit``."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    deepest = 0
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            break
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` deep (a flat object is 1 deep).
+
+    Level by level, looking only at containers: scalars (most of a document) are passed
+    over in one comprehension per container.
+    """
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for item in level:
+            members = item.values() if isinstance(item, dict) else item
+            below += [member for member in members if isinstance(member, dict | list)]
+        level = below
+    return False
+
+
+# Built once: the hooks are fixed, and a decoder keeps no state between documents.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_reject_duplicates,
+    parse_constant=_reject_constant,
+    parse_float=_finite_float,
+)
 
 
 def load_json_object(
@@ -98,17 +111,15 @@ def load_json_object(
         raise error(f"{what} is not JSON")
     if len(text) > MAX_JSON_BYTES:
         raise error(f"{what} is too large")
+    # json.loads(text, **hooks) is this check and a new JSONDecoder(**hooks).decode(text).
+    if text.startswith("\ufeff"):
+        raise error(f"{what} is not valid JSON")
     try:
-        value = json.loads(
-            text,
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-        )
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise error(f"{what} is not valid JSON") from exc
     if not isinstance(value, dict):
         raise error(f"{what} is not a JSON object")
-    if _container_depth(value, max_depth) > max_depth:
+    if _nested_deeper_than(value, max_depth):
         raise error(f"{what} is nested too deeply")
     return value

@@ -35,9 +35,10 @@ async def _merchant(request: web.Request) -> MerchantView:
     return merchant
 
 
-async def _checkout(request: web.Request) -> CheckoutView:
-    """Authenticate and load the checkout in one round trip (the peek)."""
-    key_hash = hash_api_key(bearer_token(request))
+async def _checkout(request: web.Request, token: str) -> CheckoutView:
+    """Authenticate (``token``: the request's bearer token) and load the checkout in one
+    round trip (the peek)."""
+    key_hash = hash_api_key(token)
     checkout_id = request.match_info["checkout_id"]
     if not _ID.fullmatch(checkout_id):
         raise NotFound()
@@ -89,7 +90,7 @@ async def create_checkout(request: web.Request) -> web.Response:
 
 @routes.get("/v1/checkouts/{checkout_id}", name="get_checkout")
 async def get_checkout(request: web.Request) -> web.Response:
-    checkout = await _checkout(request)
+    checkout = await _checkout(request, bearer_token(request))
     service = request.app[CHECKOUTS]
     if checkout.current_state(request.app[CLOCK]()) != checkout.state:
         await service.expire_one(checkout, request.app[CLOCK]())
@@ -98,9 +99,9 @@ async def get_checkout(request: web.Request) -> web.Response:
 
 @routes.post("/v1/checkouts/{checkout_id}/verify", name="verify_checkout")
 async def verify_checkout(request: web.Request) -> web.Response:
-    bearer_token(request)  # fail fast without a key, before reading the body
+    token = bearer_token(request)  # fail fast without a key, before reading the body
     body = await read_json_object(request)
-    checkout = await _checkout(request)
+    checkout = await _checkout(request, token)
     card_data = parse_card_data(body["cardData"]) if body.get("cardData") is not None else None
     service = request.app[CHECKOUTS]
     outcome = await service.verify(checkout, body.get("presentation"), card_data)

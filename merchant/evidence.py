@@ -22,6 +22,7 @@ and the single use of the nonce (a database fact at the time).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -177,7 +178,214 @@ def _checks_passed(evaluation: Evaluation) -> tuple[list[str], str | None]:
 
 
 def build_evidence(evaluation: Evaluation, *, evidence_id: str, context: EvidenceContext) -> str:
-    """The evidence JSON document of one verification attempt (pure)."""
+    """The evidence JSON document of one verification attempt (pure).
+
+    Raises:
+        ValueError: a value has no RFC 8785 form (as :func:`certs.canonical_json`).
+    """
+    try:
+        return _fast_evidence(evaluation, evidence_id=evidence_id, context=context)
+    except _NotPlain:
+        return _general_evidence(evaluation, evidence_id=evidence_id, context=context)
+
+
+# --- the document written directly --------------------------------------------------------
+#
+# _general_evidence builds a dict, serialises it sorted for the digest (after walking it in
+# canonical_json._plain) and again in document order. Here every value is written once,
+# as json.dumps(ensure_ascii=False) writes it, and set into two fixed templates: document
+# order, and RFC 8785 order (3.2.3: members sorted by key; every key here is ASCII, so by
+# code point, as json.dumps(sort_keys=True) sorts). Anything json.dumps and RFC 8785 might
+# write differently (a non-bool flag, an integer beyond 2**53 - 1, a str subclass, text
+# that is not UTF-8) raises _NotPlain and the document takes the general path.
+# tests/merchant/test_evidence_writer.py compares the two on tricky evaluations.
+
+_SAFE_INTEGER = 2**53 - 1  # RFC 8785 3.2.2.3 via I-JSON (RFC 7493 2.2)
+_encode_string = json.encoder.encode_basestring  # json.dumps's str writer (ensure_ascii off)
+_TYPE_JSON = _encode_string(EVIDENCE_TYPE)
+_INTEGRITY_PREFIX = f'"integrity":{{"algorithm":{_encode_string(_DIGEST_ALGORITHM)},"digest":"'
+
+
+class _NotPlain(Exception):
+    """A value the direct writer leaves to the general path."""
+
+
+def _json_str(value: object) -> str:
+    if type(value) is not str:
+        raise _NotPlain
+    return _encode_string(value)
+
+
+def _json_optional_str(value: object) -> str:
+    return "null" if value is None else _json_str(value)
+
+
+def _json_bool(value: object) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    raise _NotPlain
+
+
+def _json_int(value: int) -> str:
+    if type(value) is not int or not -_SAFE_INTEGER <= value <= _SAFE_INTEGER:
+        raise _NotPlain
+    return int.__repr__(value)  # what json.dumps writes for an int
+
+
+def _quoted(base64url: str) -> str:
+    # RFC 4648 table 2 has no character JSON escapes: the text goes in as it is.
+    return '"' + base64url + '"'
+
+
+@functools.lru_cache(maxsize=256)
+def _status_time(when: datetime) -> str:
+    # A stapled status comes back with every checkout of its card: its times are formatted
+    # once. Equal datetimes are the same instant, and format_time writes the instant.
+    return format_time(when)
+
+
+def _fast_evidence(evaluation: Evaluation, *, evidence_id: str, context: EvidenceContext) -> str:
+    """:func:`_general_evidence`'s bytes, each value written once (see above)."""
+    presentation = evaluation.presentation
+    resolved = evaluation.resolved
+    revocation = evaluation.revocation
+    verdict = evaluation.verdict
+    policy = evaluation.policy
+    expected = evaluation.expected
+    passed, failed = _checks_passed(evaluation)
+    s, o, b, i = _json_str, _json_optional_str, _json_bool, _json_int
+
+    evidence = s(evidence_id)
+    checkout = s(expected.checkout_id)
+    software = f'{{"name":{s(context.software_name)},"version":{s(context.software_version)}}}'
+    verified_at = s(format_time(evaluation.now))
+
+    nonce, origin = s(expected.nonce), s(expected.origin)
+    name, amount, currency = o(expected.merchant_name), s(expected.amount), s(expected.currency)
+    expected_doc = (
+        f'{{"checkoutId":{checkout},"nonce":{nonce},"origin":{origin},'
+        f'"merchantName":{name},"amount":{amount},"currency":{currency}}}'
+    )
+    expected_sorted = (
+        f'{{"amount":{amount},"checkoutId":{checkout},"currency":{currency},'
+        f'"merchantName":{name},"nonce":{nonce},"origin":{origin}}}'
+    )
+
+    signing_age = i(int(policy.max_signing_age.total_seconds()))
+    clock_skew = i(int(policy.max_clock_skew.total_seconds()))
+    frictionless = b(policy.allow_frictionless)
+    mode = '"hard"' if policy.require_revocation_status else '"soft"'
+    status_age = i(int(context.max_status_age.total_seconds()))
+    policy_doc = (
+        f'{{"maxSigningAgeSeconds":{signing_age},"maxClockSkewSeconds":{clock_skew},'
+        f'"allowFrictionless":{frictionless},"revocationMode":{mode},'
+        f'"maxStatusAgeSeconds":{status_age}}}'
+    )
+    policy_sorted = (
+        f'{{"allowFrictionless":{frictionless},"maxClockSkewSeconds":{clock_skew},'
+        f'"maxSigningAgeSeconds":{signing_age},"maxStatusAgeSeconds":{status_age},'
+        f'"revocationMode":{mode}}}'
+    )
+
+    staple_wire: tuple[bytes, str] | None = None  # the stapled status and its text
+    if presentation is None:
+        presentation_doc = presentation_sorted = "null"
+    else:
+        wire = presentation.wire_text()
+        transaction, signature = _quoted(wire.transaction), _quoted(wire.signature)
+        chain = "[" + ",".join([_quoted(c) for c in wire.certificate_chain]) + "]"
+        stapled = "null"
+        if presentation.status is not None and wire.status is not None:
+            staple_wire = (presentation.status, wire.status)
+            stapled = _quoted(wire.status)
+        presentation_doc = (
+            f'{{"transaction":{transaction},"signature":{signature},'
+            f'"certificateChain":{chain},"stapledStatus":{stapled}}}'
+        )
+        presentation_sorted = (
+            f'{{"certificateChain":{chain},"signature":{signature},'
+            f'"stapledStatus":{stapled},"transaction":{transaction}}}'
+        )
+
+    if not revocation.raw:
+        response = "null"
+    elif staple_wire is not None and revocation.raw == staple_wire[0]:
+        response = _quoted(staple_wire[1])  # the staple's own text (the usual case)
+    else:
+        response = _quoted(b64url_encode(revocation.raw))
+    status, source = s(str(revocation.status)), s(str(revocation.source))
+    this_update = (
+        "null" if revocation.this_update is None else s(_status_time(revocation.this_update))
+    )
+    next_update = (
+        "null" if revocation.next_update is None else s(_status_time(revocation.next_update))
+    )
+    if resolved is None:
+        staple = live = live_error = "null"
+    else:
+        staple, live = s(str(resolved.staple)), s(str(resolved.live))
+        live_error = o(resolved.live_error)
+    revocation_doc = (
+        f'{{"status":{status},"source":{source},"response":{response},'
+        f'"thisUpdate":{this_update},"nextUpdate":{next_update},"staple":{staple},'
+        f'"live":{live},"liveError":{live_error}}}'
+    )
+    revocation_sorted = (
+        f'{{"live":{live},"liveError":{live_error},"nextUpdate":{next_update},'
+        f'"response":{response},"source":{source},"staple":{staple},"status":{status},'
+        f'"thisUpdate":{this_update}}}'
+    )
+
+    unused, consumed = b(evaluation.nonce_unused), b(evaluation.consumes_nonce)
+    card_data = f'{{"checked":{b(evaluation.card_data_checked)},"secretRetained":false}}'
+    passed_list = "[" + ",".join([s(stage) for stage in passed]) + "]"
+    failed_text = o(failed)
+
+    result, code = s(str(verdict.result)), o(verdict.code)
+    shift, checked = b(verdict.liability_shift), b(verdict.revocation_checked)
+    confirmation = "null" if verdict.confirmation is None else s(str(verdict.confirmation))
+    revocation_source = s(str(verdict.revocation_source))
+    verdict_doc = (
+        f'{{"result":{result},"code":{code},"liabilityShift":{shift},"evidenceId":{evidence},'
+        f'"confirmation":{confirmation},"revocationChecked":{checked},'
+        f'"revocationSource":{revocation_source}}}'
+    )
+    verdict_sorted = (
+        f'{{"code":{code},"confirmation":{confirmation},"evidenceId":{evidence},'
+        f'"liabilityShift":{shift},"result":{result},"revocationChecked":{checked},'
+        f'"revocationSource":{revocation_source}}}'
+    )
+
+    canonical = (
+        f'{{"cardData":{card_data},"checkoutId":{checkout},'
+        f'"checks":{{"failed":{failed_text},"passed":{passed_list}}},"evidenceId":{evidence},'
+        f'"expected":{expected_sorted},"nonce":{{"consumedByThisVerdict":{consumed},'
+        f'"unusedWhenChecked":{unused}}},"policy":{policy_sorted},'
+        f'"presentation":{presentation_sorted},"revocation":{revocation_sorted},'
+        f'"software":{software},"type":{_TYPE_JSON},"verdict":{verdict_sorted},'
+        f'"verifiedAt":{verified_at},"version":{EVIDENCE_VERSION}}}'
+    )
+    try:
+        canonical_bytes = canonical.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: the general path refuses it
+        raise _NotPlain from exc
+    digest = b64url_encode(hashlib.sha256(canonical_bytes).digest())
+    return (
+        f'{{"type":{_TYPE_JSON},"version":{EVIDENCE_VERSION},"evidenceId":{evidence},'
+        f'"checkoutId":{checkout},"software":{software},"verifiedAt":{verified_at},'
+        f'"expected":{expected_doc},"policy":{policy_doc},"presentation":{presentation_doc},'
+        f'"revocation":{revocation_doc},"nonce":{{"unusedWhenChecked":{unused},'
+        f'"consumedByThisVerdict":{consumed}}},"cardData":{card_data},'
+        f'"checks":{{"passed":{passed_list},"failed":{failed_text}}},"verdict":{verdict_doc},'
+        f'{_INTEGRITY_PREFIX}{digest}"}}}}'
+    )
+
+
+def _general_evidence(evaluation: Evaluation, *, evidence_id: str, context: EvidenceContext) -> str:
+    """The evidence document through json.dumps and canonical_json: the reference
+    :func:`_fast_evidence` must equal, and the path for values it does not write."""
     presentation = evaluation.presentation
     resolved = evaluation.resolved
     revocation = evaluation.revocation

@@ -19,9 +19,9 @@ lazy can touch the database behind a handler's back.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -102,6 +102,9 @@ _CHECKOUT_COLUMNS = (
     _CHECKOUTS.c.verified_at,
     _CHECKOUTS.c.attempts,
 )
+
+
+_CHECKOUT_KEYS = tuple(column.key for column in _CHECKOUT_COLUMNS)
 
 
 # Hot-path statements, built once with bind parameters: SQLAlchemy memoises a statement's
@@ -278,8 +281,9 @@ class CheckoutView:
     attempts: int
 
     @classmethod
-    def from_row(cls, mapping: Mapping[Any, Any]) -> CheckoutView:
-        return cls(**{str(key): value for key, value in mapping.items()})
+    def from_row(cls, row: Sequence[Any]) -> CheckoutView:
+        """A row of ``_CHECKOUT_COLUMNS``, read by position (no name mapping built)."""
+        return cls(**dict(zip(_CHECKOUT_KEYS, row, strict=True)))
 
     def nonce_unused(self, now: datetime) -> bool:
         """Unused and unexpired at ``now`` (the peek)."""
@@ -355,25 +359,18 @@ class Store:
         # operator command at a time (create-merchant, the demo account) use the engine.
         self._inline = inline
 
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[_Connection]:
+    def _write(self) -> AbstractAsyncContextManager[_Connection]:
         """A write transaction (serialised per process on inline SQLite)."""
+        # The context managers themselves, not wrapped in one more generator per statement.
         if self._inline is not None:
-            async with self._inline.begin() as inline:
-                yield inline
-            return
-        async with self.engine.begin() as conn:
-            yield conn
+            return self._inline.begin()
+        return self.engine.begin()
 
-    @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[_Connection]:
+    def _read(self) -> AbstractAsyncContextManager[_Connection]:
         """A connection for reads and single autocommit statements."""
         if self._inline is not None:
-            async with self._inline.connect() as inline:
-                yield inline
-            return
-        async with self._autocommit.connect() as conn:
-            yield conn
+            return self._inline.connect()
+        return self._autocommit.connect()
 
     # --- accounts ------------------------------------------------------------------
 
@@ -493,7 +490,7 @@ class Store:
                 await conn.execute(_PEEK, {"p_checkout_id": checkout_id, "p_key_hash": key_hash})
             ).first()
             if row is not None:
-                return CheckoutView.from_row(row._mapping), True
+                return CheckoutView.from_row(row), True
             # Rare path: tell "no such checkout" from "no such key".
             valid = (await conn.execute(_KEY_VALID, {"p_key_hash": key_hash})).first() is not None
         return None, valid
@@ -501,7 +498,7 @@ class Store:
     async def checkout(self, checkout_id: str) -> CheckoutView | None:
         async with self._read() as conn:
             row = (await conn.execute(_CHECKOUT_BY_ID, {"p_checkout_id": checkout_id})).first()
-        return None if row is None else CheckoutView.from_row(row._mapping)
+        return None if row is None else CheckoutView.from_row(row)
 
     @staticmethod
     def _verdict_parameters(
