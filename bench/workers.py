@@ -12,6 +12,12 @@ For one database, :func:`run`:
    (one thread, ``connections`` keep-alive connections, bench/verify.lua) send ``warmup``
    then ``requests`` timed ``POST /v1/checkouts/{id}/verify``, stop the service.
 
+4. then one more 1-worker run on **first-time cardholders**: each presentation from its own
+   cardholder, certificate and staple (nothing cached in the worker), divided by the core
+   for such a presentation timed in this process just before (the staple's
+   ``read_ocsp_response`` + ``verify_presentation`` with the leaf cache off: three
+   signature checks, the full path issue 4 counts as "about 2.7 verifies").
+
 wrk runs in its own process; its CPU time comes from ``os.wait4`` (user + system), so the
 generator's share of the machine is CPU time ÷ (wall time x cores). Before each run, with
 the service stopped, the core (``verify_presentation``, as :mod:`bench.core` times it with
@@ -22,6 +28,7 @@ endpoint ÷ core ratio for the worker alone, its client in another process.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import secrets
@@ -38,6 +45,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography import x509
+
+from certs.card_data import CardData
+from certs.chain import ChainVerifier
+from certs.credential import CardholderCredential
+from certs.dev_pki import DevPki
+from certs.presentation import Presentation
+from certs.revocation import StatusSource, read_ocsp_response
+from certs.verification import verify_presentation
 from servicekit.local_service import free_loopback_port, wait_until_healthy
 
 __all__ = ["WorkersResult", "WrkRun", "run"]
@@ -89,6 +105,8 @@ class WorkersResult:
     database: str
     runs: tuple[WrkRun, ...]
     setup_seconds: float
+    # One worker on first-time cardholders; its core_per_second is the first-time core.
+    first_time: WrkRun | None = None
 
     def _rates(self, workers: int) -> list[float]:
         return [r.per_second for r in self.runs if r.workers == workers]
@@ -247,12 +265,14 @@ def run(
     database: str,
     database_url: str | None,
     pattern: tuple[int, ...] = (1, 2) * 4,
+    first_time: bool = True,
     requests: int = 1000,
     warmup: int = 200,
     connections: int = 16,
     progress: Callable[[str], None] = print,
 ) -> WorkersResult:
-    """Alternate runs with ``pattern`` workers on one database (None: SQLite); see above."""
+    """Alternate runs with ``pattern`` workers on one database (None: SQLite), then (with
+    ``first_time``) one 1-worker run on first-time cardholders; see the module docstring."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
@@ -260,9 +280,6 @@ def run(
 
     from bench.core import contenders as core_contenders
     from bench.timing import interleaved
-    from certs.card_data import CardData
-    from certs.credential import CardholderCredential
-    from certs.dev_pki import DevPki
     from certs.wire import b64url_encode
 
     setup_started = time.monotonic()
@@ -279,6 +296,7 @@ def run(
         next_update=now + timedelta(days=1),
     )
     per_run = warmup + requests + connections  # padded: wrk never runs out of nonces
+    newcomers = [_Holder.new(pki, card, now=now) for _ in range(per_run if first_time else 0)]
     with tempfile.TemporaryDirectory(prefix="cardcert-bench-workers-") as directory:
         work = Path(directory)
         root = work / "root.pem"
@@ -308,30 +326,49 @@ def run(
         issuer_pem = pki.issuer_ca.public_bytes(serialization.Encoding.PEM).decode()
         asyncio.run(_prepare_database(resolved, api_key, issuer_pem))
 
-        progress(f"  {database}: creating {per_run * len(pattern)} checkouts")
+        total = per_run * len(pattern) + len(newcomers)
+        progress(f"  {database}: creating {total} checkouts")
         with _service(env, workers=2) as url:
-            checkouts = asyncio.run(_create_checkouts(url, api_key, per_run * len(pattern)))
+            checkouts = asyncio.run(_create_checkouts(url, api_key, total))
         signed_at = datetime.now(UTC)
-        files = []
-        for index in range(len(pattern)):
-            path = work / f"run-{index}.txt"
+
+        def present(checkout: dict[str, str], holder: _Holder) -> Presentation:
+            return holder.credential.present(
+                merchant_origin=_ORIGIN,
+                merchant_name="Bench Shop",
+                amount="12.30",
+                currency="EUR",
+                checkout_id=checkout["checkoutId"],
+                nonce=checkout["nonce"],
+                signed_at=signed_at,
+                status=holder.staple,
+            )
+
+        def write(path: Path, pairs: list[tuple[dict[str, str], Presentation]]) -> Path:
             with path.open("w") as handle:
-                for checkout in checkouts[index * per_run : (index + 1) * per_run]:
-                    presentation = credential.present(
-                        merchant_origin=_ORIGIN,
-                        merchant_name="Bench Shop",
-                        amount="12.30",
-                        currency="EUR",
-                        checkout_id=checkout["checkoutId"],
-                        nonce=checkout["nonce"],
-                        signed_at=signed_at,
-                        status=staple,
-                    )
+                for checkout, presentation in pairs:
                     body = json.dumps(
                         {"presentation": presentation.to_json(), "cardData": card_json}
                     )
                     handle.write(f"/v1/checkouts/{checkout['checkoutId']}/verify\t{body}\n")
-            files.append(path)
+            return path
+
+        returning = _Holder(credential=credential, staple=staple)
+        files = [
+            write(
+                work / f"run-{index}.txt",
+                [
+                    (checkout, present(checkout, returning))
+                    for checkout in checkouts[index * per_run : (index + 1) * per_run]
+                ],
+            )
+            for index in range(len(pattern))
+        ]
+        first_pairs = [
+            (checkout, present(checkout, holder))
+            for checkout, holder in zip(checkouts[per_run * len(pattern) :], newcomers, strict=True)
+        ]
+        first_file = write(work / "first-time.txt", first_pairs)
         setup_seconds = time.monotonic() - setup_started
 
         core = core_contenders().functions["core_warm"]
@@ -358,7 +395,93 @@ def run(
                 f"wrk {result.generator_share:.1%} of the machine"
             )
             runs.append(result)
-    return WorkersResult(database=database, runs=tuple(runs), setup_seconds=setup_seconds)
+        first_run = None
+        if first_pairs:
+            first_core = _first_time_core(pki, card, first_pairs[:300], now=signed_at)
+            with _service(env, workers=1) as url:
+                first_run = _wrk(
+                    wrk,
+                    url,
+                    first_file,
+                    api_key,
+                    warmup=warmup,
+                    requests=requests,
+                    connections=connections,
+                    workers=1,
+                    output=work / "wrk-first-time.out",
+                    core_per_second=1 / first_core,
+                )
+            progress(
+                f"  {database}, 1 worker, first-time cardholders: "
+                f"{first_run.per_second:,.0f} verifies/s ({first_run.core_ratio:.0%} of that core)"
+            )
+    return WorkersResult(
+        database=database, runs=tuple(runs), setup_seconds=setup_seconds, first_time=first_run
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Holder:
+    """A cardholder: credential and a stapled ``good`` status for its certificate."""
+
+    credential: CardholderCredential
+    staple: bytes
+
+    @classmethod
+    def new(cls, pki: DevPki, card: CardData, *, now: datetime) -> _Holder:
+        credential = CardholderCredential.issue(
+            pki, card, now=now, crl_url=f"{_ISSUER}/crl", ocsp_url=f"{_ISSUER}/ocsp"
+        )
+        staple = pki.good_status(
+            credential.certificate,
+            this_update=now - timedelta(minutes=1),
+            next_update=now + timedelta(days=1),
+        )
+        return cls(credential=credential, staple=staple)
+
+
+def _first_time_core(
+    pki: DevPki,
+    card: CardData,
+    pairs: list[tuple[dict[str, str], Presentation]],
+    *,
+    now: datetime,
+) -> float:
+    """Seconds per first-time presentation for the core alone (module docstring, step 4):
+    the staple read and ``verify_presentation`` with the leaf cache off, in rounds."""
+    from bench.timing import interleaved
+
+    chains = ChainVerifier([pki.root], leaf_cache_size=0)
+    cycle = itertools.cycle(pairs)
+
+    def once() -> None:
+        checkout, presentation = next(cycle)
+        status = read_ocsp_response(
+            presentation.status or b"",
+            certificate=x509.load_der_x509_certificate(presentation.certificate_chain[0]),
+            issuer_ca=pki.issuer_ca,
+            now=now,
+            max_age=timedelta(hours=24),
+            source=StatusSource.STAPLED,
+        )
+        verify_presentation(
+            presentation=presentation,
+            expected_origin=_ORIGIN,
+            expected_amount="12.30",
+            expected_currency="EUR",
+            expected_checkout_id=checkout["checkoutId"],
+            expected_nonce=checkout["nonce"],
+            expected_merchant_name="Bench Shop",
+            card_data=card,
+            chain_verifier=chains,
+            revocation=status,
+            nonce_unused=True,
+            now=now,
+        )
+
+    return interleaved({"first_time_core": once}, rounds=9, ops=100)[
+        "first_time_core"
+    ].seconds_per_op
 
 
 def _api_key() -> str:
