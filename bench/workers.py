@@ -45,15 +45,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography import x509
-
 from certs.card_data import CardData
 from certs.chain import ChainVerifier
-from certs.credential import CardholderCredential
 from certs.dev_pki import DevPki
 from certs.presentation import Presentation
-from certs.revocation import StatusSource, read_ocsp_response
-from certs.verification import verify_presentation
 from servicekit.local_service import free_loopback_port, wait_until_healthy
 
 __all__ = ["WorkersResult", "WrkRun", "run"]
@@ -61,7 +56,6 @@ __all__ = ["WorkersResult", "WrkRun", "run"]
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).resolve().parent / "verify.lua"
 _ORIGIN = "http://shop.localhost:8002"
-_ISSUER = "http://issuer.localhost:8001"
 _PAN = "4111111111111111"
 
 
@@ -281,22 +275,18 @@ def run(
     from bench.core import contenders as core_contenders
     from bench.timing import interleaved
     from certs.wire import b64url_encode
+    from merchant.bench import BenchCardholder
 
     setup_started = time.monotonic()
     now = datetime.now(UTC)
     pki = DevPki.create(now=now - timedelta(days=1))
     card = CardData.parse(pan=_PAN, expiry=f"12/{(now.year + 3) % 100:02d}", security_code="737")
     card_json = {"pan": _PAN, "expiry": card.expiry.iso(), "securityCode": "737"}
-    credential = CardholderCredential.issue(
-        pki, card, now=now, crl_url=f"{_ISSUER}/crl", ocsp_url=f"{_ISSUER}/ocsp"
-    )
-    staple = pki.good_status(
-        credential.certificate,
-        this_update=now - timedelta(minutes=1),
-        next_update=now + timedelta(days=1),
-    )
+    returning = BenchCardholder.issue(pki, card, now=now)
     per_run = warmup + requests + connections  # padded: wrk never runs out of nonces
-    newcomers = [_Holder.new(pki, card, now=now) for _ in range(per_run if first_time else 0)]
+    newcomers = [
+        BenchCardholder.issue(pki, card, now=now) for _ in range(per_run if first_time else 0)
+    ]
     with tempfile.TemporaryDirectory(prefix="cardcert-bench-workers-") as directory:
         work = Path(directory)
         root = work / "root.pem"
@@ -332,18 +322,6 @@ def run(
             checkouts = asyncio.run(_create_checkouts(url, api_key, total))
         signed_at = datetime.now(UTC)
 
-        def present(checkout: dict[str, str], holder: _Holder) -> Presentation:
-            return holder.credential.present(
-                merchant_origin=_ORIGIN,
-                merchant_name="Bench Shop",
-                amount="12.30",
-                currency="EUR",
-                checkout_id=checkout["checkoutId"],
-                nonce=checkout["nonce"],
-                signed_at=signed_at,
-                status=holder.staple,
-            )
-
         def write(path: Path, pairs: list[tuple[dict[str, str], Presentation]]) -> Path:
             with path.open("w") as handle:
                 for checkout, presentation in pairs:
@@ -353,19 +331,18 @@ def run(
                     handle.write(f"/v1/checkouts/{checkout['checkoutId']}/verify\t{body}\n")
             return path
 
-        returning = _Holder(credential=credential, staple=staple)
         files = [
             write(
                 work / f"run-{index}.txt",
                 [
-                    (checkout, present(checkout, returning))
+                    (checkout, returning.present(checkout, signed_at=signed_at))
                     for checkout in checkouts[index * per_run : (index + 1) * per_run]
                 ],
             )
             for index in range(len(pattern))
         ]
         first_pairs = [
-            (checkout, present(checkout, holder))
+            (checkout, holder.present(checkout, signed_at=signed_at))
             for checkout, holder in zip(checkouts[per_run * len(pattern) :], newcomers, strict=True)
         ]
         first_file = write(work / "first-time.txt", first_pairs)
@@ -420,26 +397,6 @@ def run(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Holder:
-    """A cardholder: credential and a stapled ``good`` status for its certificate."""
-
-    credential: CardholderCredential
-    staple: bytes
-
-    @classmethod
-    def new(cls, pki: DevPki, card: CardData, *, now: datetime) -> _Holder:
-        credential = CardholderCredential.issue(
-            pki, card, now=now, crl_url=f"{_ISSUER}/crl", ocsp_url=f"{_ISSUER}/ocsp"
-        )
-        staple = pki.good_status(
-            credential.certificate,
-            this_update=now - timedelta(minutes=1),
-            next_update=now + timedelta(days=1),
-        )
-        return cls(credential=credential, staple=staple)
-
-
 def _first_time_core(
     pki: DevPki,
     card: CardData,
@@ -450,38 +407,20 @@ def _first_time_core(
     """Seconds per first-time presentation for the core alone (module docstring, step 4):
     the staple read and ``verify_presentation`` with the leaf cache off, in rounds."""
     from bench.timing import interleaved
+    from merchant.bench import read_bench_staple, verify_as_core
 
     chains = ChainVerifier([pki.root], leaf_cache_size=0)
     cycle = itertools.cycle(pairs)
 
     def once() -> None:
         checkout, presentation = next(cycle)
-        status = read_ocsp_response(
-            presentation.status or b"",
-            certificate=x509.load_der_x509_certificate(presentation.certificate_chain[0]),
-            issuer_ca=pki.issuer_ca,
-            now=now,
-            max_age=timedelta(hours=24),
-            source=StatusSource.STAPLED,
-        )
-        verify_presentation(
-            presentation=presentation,
-            expected_origin=_ORIGIN,
-            expected_amount="12.30",
-            expected_currency="EUR",
-            expected_checkout_id=checkout["checkoutId"],
-            expected_nonce=checkout["nonce"],
-            expected_merchant_name="Bench Shop",
-            card_data=card,
-            chain_verifier=chains,
-            revocation=status,
-            nonce_unused=True,
-            now=now,
+        status = read_bench_staple(presentation, pki=pki, now=now)
+        verify_as_core(
+            presentation, checkout, card=card, chain_verifier=chains, status=status, now=now
         )
 
-    return interleaved({"first_time_core": once}, rounds=9, ops=100)[
-        "first_time_core"
-    ].seconds_per_op
+    rounds = interleaved({"first_time_core": once}, rounds=9, ops=100)
+    return rounds["first_time_core"].seconds_per_op
 
 
 def _api_key() -> str:

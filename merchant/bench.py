@@ -57,7 +57,15 @@ from servicekit.api_keys import generate_api_key, hash_api_key
 from servicekit.call_timers import CallTimers
 from servicekit.gc_tuning import serving_collector
 
-__all__ = ["BenchResult", "bench_account", "main", "run"]
+__all__ = [
+    "BenchCardholder",
+    "BenchResult",
+    "bench_account",
+    "main",
+    "read_bench_staple",
+    "run",
+    "verify_as_core",
+]
 
 _ORIGIN = "http://shop.localhost:8002"
 _SEQUENTIAL = 200  # requests of the sequential (breakdown) phase
@@ -178,6 +186,80 @@ async def bench_account(store: Store, *, api_key: str, issuer_ca_pem: str, now: 
     await save_issuer(store.engine, parse_issuer_metadata(metadata), source="bench", now=now)
 
 
+@dataclass(frozen=True, slots=True)
+class BenchCardholder:
+    """A cardholder of the benchmarks (also bench.workers): credential and a stapled
+    ``good`` status for its certificate."""
+
+    credential: CardholderCredential
+    staple: bytes
+
+    @classmethod
+    def issue(cls, pki: DevPki, card: CardData, *, now: datetime) -> BenchCardholder:
+        credential = CardholderCredential.issue(
+            pki, card, now=now, crl_url=f"{_ISSUER}/crl", ocsp_url=f"{_ISSUER}/ocsp"
+        )
+        staple = pki.good_status(
+            credential.certificate,
+            this_update=now - timedelta(minutes=1),
+            next_update=now + timedelta(days=1),
+        )
+        return cls(credential=credential, staple=staple)
+
+    def present(self, checkout: dict[str, Any], *, signed_at: datetime) -> Presentation:
+        """A presentation for a checkout of "Bench Shop" (12.30 EUR), staple attached."""
+        return self.credential.present(
+            merchant_origin=_ORIGIN,
+            merchant_name="Bench Shop",
+            amount="12.30",
+            currency="EUR",
+            checkout_id=checkout["checkoutId"],
+            nonce=checkout["nonce"],
+            signed_at=signed_at,
+            status=self.staple,
+        )
+
+
+def read_bench_staple(
+    presentation: Presentation, *, pki: DevPki, now: datetime
+) -> RevocationStatus:
+    """The presentation's staple read as the merchant reads it (leaf parsed for its CertID)."""
+    return read_ocsp_response(
+        presentation.status or b"",
+        certificate=x509.load_der_x509_certificate(presentation.certificate_chain[0]),
+        issuer_ca=pki.issuer_ca,
+        now=now,
+        max_age=timedelta(hours=24),
+        source=StatusSource.STAPLED,
+    )
+
+
+def verify_as_core(
+    presentation: Presentation,
+    checkout: dict[str, Any],
+    *,
+    card: CardData,
+    chain_verifier: ChainVerifier,
+    status: RevocationStatus,
+    now: datetime,
+) -> None:
+    """:func:`verify_presentation` with a bench checkout's expectations (the core)."""
+    verify_presentation(
+        presentation=presentation,
+        expected_origin=_ORIGIN,
+        expected_amount="12.30",
+        expected_currency="EUR",
+        expected_checkout_id=checkout["checkoutId"],
+        expected_nonce=checkout["nonce"],
+        expected_merchant_name="Bench Shop",
+        card_data=card,
+        chain_verifier=chain_verifier,
+        revocation=status,
+        nonce_unused=True,
+        now=now,
+    )
+
+
 async def _run(requests: int, concurrency: int, database_url: str | None) -> BenchResult:
     now = datetime.now(UTC)
     pki = DevPki.create(now=now - timedelta(days=1))
@@ -185,27 +267,8 @@ async def _run(requests: int, concurrency: int, database_url: str | None) -> Ben
         pan="4111111111111111", expiry=f"12/{(now.year + 3) % 100:02d}", security_code="737"
     )
     card_json = {"pan": "4111111111111111", "expiry": card.expiry.iso(), "securityCode": "737"}
-    credential = CardholderCredential.issue(
-        pki, card, now=now, crl_url=f"{_ISSUER}/crl", ocsp_url=f"{_ISSUER}/ocsp"
-    )
-
-    def staple_for(holder: CardholderCredential) -> bytes:
-        return pki.good_status(
-            holder.certificate,
-            this_update=now - timedelta(minutes=1),
-            next_update=now + timedelta(days=1),
-        )
-
-    staple = staple_for(credential)
-    first_time = [
-        (holder, staple_for(holder))
-        for holder in (
-            CardholderCredential.issue(
-                pki, card, now=now, crl_url=f"{_ISSUER}/crl", ocsp_url=f"{_ISSUER}/ocsp"
-            )
-            for _ in range(requests)
-        )
-    ]
+    returning = BenchCardholder.issue(pki, card, now=now)
+    first_time = [BenchCardholder.issue(pki, card, now=now) for _ in range(requests)]
     with tempfile.TemporaryDirectory(prefix="cardcert-bench-") as directory:
         root = Path(directory) / "root.pem"
         root.write_bytes(pki.root.public_bytes(serialization.Encoding.PEM))
@@ -244,11 +307,10 @@ async def _run(requests: int, concurrency: int, database_url: str | None) -> Ben
                     port=port,
                     key=key,
                     pki=pki,
-                    credential=credential,
+                    returning=returning,
                     first_time=first_time,
                     card=card,
                     card_json=card_json,
-                    staple=staple,
                     requests=requests,
                     concurrency=concurrency,
                     database="PostgreSQL"
@@ -266,11 +328,10 @@ async def _measure(
     port: int,
     key: str,
     pki: DevPki,
-    credential: CardholderCredential,
-    first_time: list[tuple[CardholderCredential, bytes]],
+    returning: BenchCardholder,
+    first_time: list[BenchCardholder],
     card: CardData,
     card_json: dict[str, str],
-    staple: bytes,
     requests: int,
     concurrency: int,
     database: str,
@@ -296,28 +357,17 @@ async def _measure(
         checkouts = checkouts[:requests]
         signed_at = datetime.now(UTC)
 
-        def present(
-            checkout: dict[str, Any],
-            holder: CardholderCredential = credential,
-            status: bytes = staple,
-        ) -> Presentation:
-            return holder.present(
-                merchant_origin=_ORIGIN,
-                merchant_name="Bench Shop",
-                amount="12.30",
-                currency="EUR",
-                checkout_id=checkout["checkoutId"],
-                nonce=checkout["nonce"],
-                signed_at=signed_at,
-                status=status,
-            )
-
-        presentations = [present(c) for c in checkouts]
+        presentations = [returning.present(c, signed_at=signed_at) for c in checkouts]
         wires = [p.to_json() for p in presentations]
         sequential_bodies = [
             (
                 c["checkoutId"],
-                json.dumps({"presentation": present(c).to_json(), "cardData": card_json}).encode(),
+                json.dumps(
+                    {
+                        "presentation": returning.present(c, signed_at=signed_at).to_json(),
+                        "cardData": card_json,
+                    }
+                ).encode(),
             )
             for c in sequential_checkouts
         ]
@@ -326,57 +376,33 @@ async def _measure(
         chains = ChainVerifier([pki.root])
         verified_at = datetime.now(UTC)
         status = read_ocsp_response(
-            staple,
-            certificate=credential.certificate,
+            returning.staple,
+            certificate=returning.credential.certificate,
             issuer_ca=pki.issuer_ca,
             now=verified_at,
             max_age=timedelta(hours=24),
             source=StatusSource.STAPLED,
         )
-
-        def core(
-            presentation: Presentation,
-            checkout: dict[str, Any],
-            *,
-            chain_verifier: ChainVerifier = chains,
-            status: RevocationStatus = status,
-        ) -> None:
-            verify_presentation(
-                presentation=presentation,
-                expected_origin=_ORIGIN,
-                expected_amount="12.30",
-                expected_currency="EUR",
-                expected_checkout_id=checkout["checkoutId"],
-                expected_nonce=checkout["nonce"],
-                expected_merchant_name="Bench Shop",
-                card_data=card,
-                chain_verifier=chain_verifier,
-                revocation=status,
-                nonce_unused=True,
-                now=verified_at,
-            )
-
         started = time.perf_counter()
         for presentation, checkout in zip(presentations, checkouts, strict=True):
-            core(presentation, checkout)
-        core_rate = requests / (time.perf_counter() - started)
-
-        def read_staple(presentation: Presentation) -> RevocationStatus:
-            return read_ocsp_response(
-                presentation.status or b"",
-                certificate=x509.load_der_x509_certificate(presentation.certificate_chain[0]),
-                issuer_ca=pki.issuer_ca,
+            verify_as_core(
+                presentation,
+                checkout,
+                card=card,
+                chain_verifier=chains,
+                status=status,
                 now=verified_at,
-                max_age=timedelta(hours=24),
-                source=StatusSource.STAPLED,
             )
+        core_rate = requests / (time.perf_counter() - started)
 
         # 2. The core plus per-call parsing and staple reading.
         started = time.perf_counter()
         for wire, checkout in zip(wires, checkouts, strict=True):
             parsed = Presentation.parse(wire)
-            read_staple(parsed)
-            core(parsed, checkout)
+            read_bench_staple(parsed, pki=pki, now=verified_at)
+            verify_as_core(
+                parsed, checkout, card=card, chain_verifier=chains, status=status, now=verified_at
+            )
         parsing_rate = requests / (time.perf_counter() - started)
 
         # 3. The endpoint.
@@ -416,17 +442,19 @@ async def _measure(
 
         # First-time cardholders: nothing cached, on either side.
         first_presentations = [
-            present(c, holder, status)
-            for c, (holder, status) in zip(first_time_checkouts, first_time, strict=True)
+            holder.present(c, signed_at=signed_at)
+            for c, holder in zip(first_time_checkouts, first_time, strict=True)
         ]
         cold_chains = ChainVerifier([pki.root], leaf_cache_size=0)
         started = time.perf_counter()
         for presentation, checkout in zip(first_presentations, first_time_checkouts, strict=True):
-            core(
+            verify_as_core(
                 presentation,
                 checkout,
+                card=card,
                 chain_verifier=cold_chains,
-                status=read_staple(presentation),
+                status=read_bench_staple(presentation, pki=pki, now=verified_at),
+                now=verified_at,
             )
         first_core_rate = requests / (time.perf_counter() - started)
         first_endpoint_rate, _, first_authenticated = await drive(
