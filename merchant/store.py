@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Boolean, Text, and_, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +41,7 @@ from merchant.models import (
     table_of,
 )
 from servicekit.inline_sqlite import InlineSqlite
+from servicekit.sql_connection import SqlConnection
 
 __all__ = [
     "CheckoutView",
@@ -50,21 +51,6 @@ __all__ = [
     "Store",
     "VerdictUpdate",
 ]
-
-
-class _Result(Protocol):
-    @property
-    def rowcount(self) -> int: ...
-
-    def first(self) -> Any: ...
-
-
-class _Connection(Protocol):
-    """What the queries need: ``AsyncConnection`` or :class:`InlineConnection`."""
-
-    async def execute(
-        self, statement: Any, parameters: Mapping[str, Any] | None = None, /
-    ) -> _Result: ...
 
 
 _ACCOUNTS = table_of(MerchantAccount)
@@ -359,14 +345,14 @@ class Store:
         # operator command at a time (create-merchant, the demo account) use the engine.
         self._inline = inline
 
-    def _write(self) -> AbstractAsyncContextManager[_Connection]:
+    def _write(self) -> AbstractAsyncContextManager[SqlConnection]:
         """A write transaction (serialised per process on inline SQLite)."""
         # The context managers themselves, not wrapped in one more generator per statement.
         if self._inline is not None:
             return self._inline.begin()
         return self.engine.begin()
 
-    def _read(self) -> AbstractAsyncContextManager[_Connection]:
+    def _read(self) -> AbstractAsyncContextManager[SqlConnection]:
         """A connection for reads and single autocommit statements."""
         if self._inline is not None:
             return self._inline.connect()
