@@ -476,6 +476,11 @@ async def _measure(
                 "read_staple",
                 "stapled OCSP read (cached per staple)",
             ),
+            (
+                merchant.verifier.MemoizingChainVerifier,
+                "verify",
+                "certificate path before the status (cached per certificate)",
+            ),
             (merchant.verifier, "verify_presentation", "core: verify_presentation (crypto)"),
             (merchant.verifier, "build_evidence", "evidence document"),
         ]
