@@ -17,9 +17,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certs.card_data import CardData
@@ -34,12 +33,48 @@ from issuer.errors import (
     CardUnknown,
 )
 from issuer.minting import card_has_expired
-from issuer.models import ActivationCodeRecord, CardRecord, CardStatus
+from issuer.models import ActivationCodeRecord, CardRecord, CardStatus, table_of
 from issuer.resources import IssuerResources
+from servicekit.sql_connection import SqlConnection
 
 __all__ = ["IssuedCode", "issue_activation_code", "load_card", "new_id", "register_card"]
 
 _LOCATOR_TRIES = 8
+
+# Core statements, built once: registration and code issue run them through
+# IssuerResources.write() (inline on SQLite, servicekit/inline_sqlite.py).
+_CARDS = table_of(CardRecord)
+_CODES = table_of(ActivationCodeRecord)
+_CARD_COLUMNS = (_CARDS.c.id, _CARDS.c.bin, _CARDS.c.last4, _CARDS.c.card_data, _CARDS.c.status)
+_CARD_BY_PAN = select(*_CARD_COLUMNS).where(_CARDS.c.pan_hash == bindparam("p_pan_hash"))
+_CARD_BY_ID = select(*_CARD_COLUMNS).where(_CARDS.c.id == bindparam("p_card_id"))
+_INSERT_CARD = insert(_CARDS).values(
+    id=bindparam("p_card_id"),
+    pan_hash=bindparam("p_pan_hash"),
+    bin=bindparam("p_bin"),
+    last4=bindparam("p_last4"),
+    card_data=bindparam("p_card_data"),
+    status=CardStatus.ACTIVE.value,
+    created_at=bindparam("p_now"),
+)
+_LIVE_CODE = (_CODES.c.consumed_at.is_(None), _CODES.c.expires_at > bindparam("p_now"))
+_EXPIRE_LIVE_CODES = (
+    update(_CODES)
+    .where(_CODES.c.card_id == bindparam("p_card_id"), *_LIVE_CODE)
+    .values(expires_at=bindparam("p_now"))
+)
+_LOCATOR_TAKEN = (
+    select(_CODES.c.id).where(_CODES.c.locator == bindparam("p_locator"), *_LIVE_CODE).limit(1)
+)
+_INSERT_CODE = insert(_CODES).values(
+    id=bindparam("p_code_id"),
+    card_id=bindparam("p_card_id"),
+    locator=bindparam("p_locator"),
+    code_hash=bindparam("p_code_hash"),
+    created_at=bindparam("p_now"),
+    expires_at=bindparam("p_expires"),
+    failed_attempts=0,
+)
 
 
 def new_id(prefix: str) -> str:
@@ -104,39 +139,33 @@ async def register_card(
 async def _register(
     res: IssuerResources, card: CardData, pan_hash: str, *, actor: str, now: datetime
 ) -> IssuedCode:
-    async with res.session() as session, session.begin():
-        existing = (
-            await session.exec(select(CardRecord).where(col(CardRecord.pan_hash) == pan_hash))
-        ).first()
+    async with res.write() as conn:
+        existing = (await conn.execute(_CARD_BY_PAN, {"p_pan_hash": pan_hash})).first()
         if existing is not None:
-            stored = res.vault.open(existing.card_data, card_id=existing.id)
+            existing_id, _, _, sealed, status = existing
+            stored = res.vault.open(bytes(sealed), card_id=existing_id)
             if not hmac.compare_digest(stored.canonical_bytes(), card.canonical_bytes()):
                 raise CardAlreadyRegistered()
-            if existing.status != CardStatus.ACTIVE:
+            if status != CardStatus.ACTIVE:
                 raise CardRevoked()
-            card_id, created = existing.id, False
+            card_id, created = existing_id, False
         else:
             card_id, created = new_id("card"), True
-            session.add(
-                CardRecord(
-                    id=card_id,
-                    pan_hash=pan_hash,
-                    bin=card.bin,
-                    last4=card.last4,
-                    card_data=res.vault.seal(card, card_id=card_id),
-                    status=CardStatus.ACTIVE,
-                    created_at=now,
-                )
+            await conn.execute(
+                _INSERT_CARD,
+                {
+                    "p_card_id": card_id,
+                    "p_pan_hash": pan_hash,
+                    "p_bin": card.bin,
+                    "p_last4": card.last4,
+                    "p_card_data": res.vault.seal(card, card_id=card_id),
+                    "p_now": now,
+                },
             )
-            await session.flush()
             await record_audit_event(
-                await session.connection(),
-                action="card.registered",
-                actor=actor,
-                at=now,
-                card_id=card_id,
+                conn, action="card.registered", actor=actor, at=now, card_id=card_id
             )
-        code, expires_at = await _issue_code(res, session, card_id, actor=actor, now=now)
+        code, expires_at = await _issue_code(res, conn, card_id, actor=actor, now=now)
     res.metrics.activation_codes_issued.inc()
     if created:
         res.metrics.cards_registered.inc()
@@ -160,19 +189,22 @@ async def issue_activation_code(
         CardRevoked: ``card_revoked``.
         CardExpired: ``card_expired``.
     """
-    async with res.session() as session, session.begin():
-        card = await load_card(session, card_id)
-        if card.status != CardStatus.ACTIVE:
+    async with res.write() as conn:
+        row = (await conn.execute(_CARD_BY_ID, {"p_card_id": card_id})).first()
+        if row is None:
+            raise CardUnknown()
+        _, card_bin, last4, sealed, status = row
+        if status != CardStatus.ACTIVE:
             raise CardRevoked()
-        data = res.vault.open(card.card_data, card_id=card.id)
+        data = res.vault.open(bytes(sealed), card_id=card_id)
         if card_has_expired(data.expiry, now=now):
             raise CardExpired()
-        code, expires_at = await _issue_code(res, session, card.id, actor=actor, now=now)
+        code, expires_at = await _issue_code(res, conn, card_id, actor=actor, now=now)
     res.metrics.activation_codes_issued.inc()
     return IssuedCode(
-        card_id=card.id,
-        bin=card.bin,
-        last4=card.last4,
+        card_id=card_id,
+        bin=card_bin,
+        last4=last4,
         activation_code=code,
         expires_at=expires_at,
         card_created=False,
@@ -180,52 +212,34 @@ async def issue_activation_code(
 
 
 async def _issue_code(
-    res: IssuerResources, session: AsyncSession, card_id: str, *, actor: str, now: datetime
+    res: IssuerResources, conn: SqlConnection, card_id: str, *, actor: str, now: datetime
 ) -> tuple[ActivationCode, datetime]:
     # Replace the card's outstanding codes: they expire now.
-    await session.exec(
-        update(ActivationCodeRecord)
-        .where(
-            col(ActivationCodeRecord.card_id) == card_id,
-            col(ActivationCodeRecord.consumed_at).is_(None),
-            col(ActivationCodeRecord.expires_at) > now,
-        )
-        .values(expires_at=now)
-    )
+    await conn.execute(_EXPIRE_LIVE_CODES, {"p_card_id": card_id, "p_now": now})
     # Prefer a locator no live code uses, so a wrong guess is attributed to one code only.
     # (A rare collision, or a race between two issuers, is harmless: a wrong guess then
     # counts against every live code with that locator.)
     code = ActivationCode.generate()
     for _ in range(_LOCATOR_TRIES):
-        taken = (
-            await session.exec(
-                select(ActivationCodeRecord.id)
-                .where(
-                    col(ActivationCodeRecord.locator) == code.locator,
-                    col(ActivationCodeRecord.consumed_at).is_(None),
-                    col(ActivationCodeRecord.expires_at) > now,
-                )
-                .limit(1)
-            )
-        ).first()
-        if taken is None:
+        taken = await conn.execute(_LOCATOR_TAKEN, {"p_locator": code.locator, "p_now": now})
+        if taken.first() is None:
             break
         code = ActivationCode.generate()
     expires_at = now + res.settings.activation_code_ttl
     code_id = new_id("ac")
-    session.add(
-        ActivationCodeRecord(
-            id=code_id,
-            card_id=card_id,
-            locator=code.locator,
-            code_hash=res.code_hasher.code_hash(code),
-            created_at=now,
-            expires_at=expires_at,
-            failed_attempts=0,
-        )
+    await conn.execute(
+        _INSERT_CODE,
+        {
+            "p_code_id": code_id,
+            "p_card_id": card_id,
+            "p_locator": code.locator,
+            "p_code_hash": res.code_hasher.code_hash(code),
+            "p_now": now,
+            "p_expires": expires_at,
+        },
     )
     await record_audit_event(
-        await session.connection(),
+        conn,
         action="activation_code.issued",
         actor=actor,
         at=now,
