@@ -28,11 +28,15 @@ write lock. Inline connections never wait inside SQLite (``busy_timeout=0``): a 
 transaction starts with ``BEGIN IMMEDIATE`` (take the write lock first; in WAL mode no
 later statement of the transaction can then be refused, https://sqlite.org/wal.html
 section 2.2, https://sqlite.org/lang_transaction.html), and when the lock is taken the
-coroutine sleeps on the event loop and tries again, up to ``lock_timeout`` seconds, then
+coroutine waits on the event loop and tries again, up to ``lock_timeout`` seconds, then
 fails with ``DatabaseBusy`` (``service_unavailable``, which
 ``servicekit.middleware.database_unavailable`` counts as an outage). A read refused with
 SQLITE_BUSY (rare in WAL mode: recovery, a checkpoint) has done nothing and is retried
-the same way.
+the same way. The first retries only yield to the other tasks of the loop: another
+worker's transaction holds the lock for ~0.1 ms, less than the shortest timer the loop
+can wait (epoll counts in milliseconds). Then the waits grow from 0.5 ms to 20 ms.
+Measured with two merchant workers under wrk (bench.workers, SQLite, 3 pairs each, two
+runs): 2,160-2,320 -> 2,960-3,050 verifies/s, 1.27-1.36x -> 1.60-1.66x one worker.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ __all__ = ["InlineConnection", "InlineResult", "InlineRow", "InlineSqlite", "Pre
 
 _LOG = logging.getLogger(__name__)
 _FIRST_RETRY_SECONDS = 0.0005
+_YIELDING_RETRIES = 8  # retries that only yield to the loop (module docstring)
 _MAX_RETRY_SECONDS = 0.02
 _CACHE_SIZE = 512
 _DIALECT = SQLiteDialect_pysqlite(paramstyle="named")
@@ -189,6 +194,7 @@ async def _when_unlocked(action: Callable[[], _T], timeout: float) -> _T:
     """
     deadline = time.monotonic() + timeout
     pause = _FIRST_RETRY_SECONDS
+    attempts = 0
     while True:
         try:
             return action()
@@ -197,6 +203,10 @@ async def _when_unlocked(action: Callable[[], _T], timeout: float) -> _T:
                 raise
         if time.monotonic() >= deadline:
             raise DatabaseBusy("the database is busy")
+        attempts += 1
+        if attempts <= _YIELDING_RETRIES:
+            await asyncio.sleep(0)
+            continue
         await asyncio.sleep(pause)
         pause = min(pause * 2, _MAX_RETRY_SECONDS)
 
