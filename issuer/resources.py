@@ -28,7 +28,7 @@ from servicekit.sql_connection import SqlConnection
 
 __all__ = ["IssuerResources", "make_issuer_engine", "open_resources"]
 
-_AUTOCOMMIT_POOL = 5  # per process, + as many on demand (servicekit.database.make_engine)
+_AUTOCOMMIT_POOL = 10  # connections per process (servicekit.database.make_engine)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

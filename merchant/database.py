@@ -14,7 +14,10 @@ round trips:
 - an **autocommit** pool (engine-level ``isolation_level="AUTOCOMMIT"``, so no
   ``BEGIN``/``ROLLBACK`` around single statements and no per-checkout mode switch) for the
   peek and the single-statement settle;
-- a transactional pool for multi-statement writes.
+- a transactional pool for multi-statement writes;
+- ``pool_size`` connections each and no overflow (servicekit.database.make_engine: an
+  overflow connection is closed when returned, so a load above the pool opened a session
+  per request), so a worker holds at most ``2 x pool_size`` connections.
 """
 
 from __future__ import annotations
@@ -50,9 +53,7 @@ def make_engines(url: str, *, pool_size: int = 10) -> Engines:
         engine = make_engine(url)
         return Engines(engine, engine, InlineSqlite(url))
     return Engines(
-        transactional=make_engine(
-            url, pool_size=max(2, pool_size // 2), max_overflow=pool_size, pre_ping=False
-        ),
+        transactional=make_engine(url, pool_size=pool_size, pre_ping=False),
         autocommit=make_engine(
             url, pool_size=pool_size, pre_ping=False, isolation_level="AUTOCOMMIT"
         ),

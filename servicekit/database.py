@@ -80,14 +80,18 @@ def make_engine(
     url: str,
     *,
     pool_size: int = 10,
-    max_overflow: int | None = None,
+    max_overflow: int = 0,
     pre_ping: bool = True,
     isolation_level: str | None = None,
 ) -> AsyncEngine:
     """An async engine for ``url`` (SQLite file or PostgreSQL).
 
-    PostgreSQL: ``pool_size`` connections kept, ``max_overflow`` (default ``pool_size``)
-    more on demand; without ``pre_ping`` closed connections are still dropped at checkout
+    PostgreSQL: ``pool_size`` connections kept; a request that finds them all in use waits
+    for one (``sa_exc.TimeoutError`` after 30 s, a 503). No overflow by default: SQLAlchemy
+    closes an overflow connection when it is returned, so a steady load above the pool
+    opened and closed a PostgreSQL session per request (measured: one merchant worker, 16
+    requests in flight, ~960 -> ~1,060-1,240 verifies/s without overflow). Without
+    ``pre_ping`` closed connections are still dropped at checkout
     (:func:`discard_closed_connections`); ``isolation_level`` e.g. ``"AUTOCOMMIT"``.
     """
     url = normalise_database_url(url)
@@ -102,7 +106,7 @@ def make_engine(
     engine = create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size if max_overflow is None else max_overflow,
+        max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
         hide_parameters=True,
         **options,
