@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the benchmarks import the services; a broken one must not b
     from bench.floors import Floors
     from bench.merchant_endpoint import MerchantSummary
     from bench.timing import Measurement
-    from bench.workers import WorkersResult
+    from bench.workers import WorkersResult, WrkRun
 
 __all__ = [
     "Headlines",
@@ -426,6 +426,16 @@ def browser_lines(result: BrowserLatency, machine: str, head: Headlines) -> list
     return lines
 
 
+def _cpu_split(runs: list[WrkRun]) -> str:
+    """Median CPU per request by process group, e.g. ``830 + 200 + 20 us``."""
+    parts = [run.cpu_per_request() for run in runs]
+    if not parts or not runs[0].service_cpu_seconds:
+        return "-"
+    names = list(parts[0])
+    medians = [statistics.median(p[name] for p in parts) * 1e6 for name in names]
+    return " + ".join(f"{value:,.0f}" for value in medians) + " us (" + " + ".join(names) + ")"
+
+
 def workers_lines(
     results: list[WorkersResult],
     machine: str,
@@ -453,12 +463,21 @@ def workers_lines(
         "certificate and staple: nothing cached in the worker), divided by the core for such "
         "presentations timed just before it: the staple's `read_ocsp_response` plus "
         "`verify_presentation` with the leaf cache off, the full path that issue 4 counts as "
-        "'about 2.7 verifies'.",
+        "'about 2.7 verifies'. CPU per verify: the CPU seconds of the service's processes and "
+        "of the PostgreSQL server (from /proc, `bench.process_cpu`) and of wrk over each run, "
+        "per request sent (warm-up included). 'CPU limit' estimates the most two workers "
+        "could reach at the CPU per verify their run used (workers, database server and wrk "
+        "together): the machine's cores, fully busy, ÷ that CPU per verify, ÷ the 1-worker "
+        "run's throughput (median over pairs). It counts warm-up requests in the CPU but not "
+        "in the throughput, so it is an estimate (a few percent); a measured ratio near it "
+        "means the two workers used the cores, and more than it is not to be had on this "
+        "machine while the database server and the generator share them.",
         "",
-        f"| database | 2 workers ÷ 1 worker | paired runs | 1 worker ÷ core | "
+        f"| database | 2 workers ÷ 1 worker | CPU limit | paired runs | 1 worker ÷ core | "
         f"first-time: 1 worker ÷ core | 1 worker/s ({machine}) | 2 workers/s | "
-        "first-time 1 worker/s | wrk CPU share | mean latency 1 / 2 workers | authenticated |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "first-time 1 worker/s | CPU per verify, 1 / 2 workers | wrk CPU share | "
+        "mean latency 1 / 2 workers | authenticated |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---|",
     ]
     for r in results:
         one = [x for x in r.runs if x.workers == 1]
@@ -466,13 +485,17 @@ def workers_lines(
         latency_one = sorted(x.mean_latency_ms for x in one)[len(one) // 2]
         latency_two = sorted(x.mean_latency_ms for x in two)[len(two) // 2]
         first = r.first_time
+        bound = r.cpu_bound_ratio
         lines.append(
             f"| {r.database} | **{r.ratio:.2f}x** | "
+            + ("-" if bound is None else f"{bound:.2f}x")
+            + " | "
             + ", ".join(f"{x:.2f}x" for x in r.paired_ratios)
             + f" | {_pct(r.core_ratio)} | "
             + ("**" + _pct(first.core_ratio) + "**" if first else "not run")
             + f" | {r.per_second(1):,.0f} | {r.per_second(2):,.0f} | "
             + (f"{first.per_second:,.0f}" if first else "-")
+            + f" | {_cpu_split(one)} / {_cpu_split(two)}"
             + f" | {_pct(r.generator_share)} | {latency_one:.1f} / {latency_two:.1f} ms | "
             f"{r.authenticated} of {r.requests} |"
         )
@@ -481,6 +504,13 @@ def workers_lines(
             f"{r.ratio:.2f}x",
             ">= 1.7x",
         )
+        if bound is not None:
+            head.add(
+                f"estimate: 2 workers ÷ 1 worker the cores allow at the CPU per verify "
+                f"({r.database})",
+                f"{bound:.2f}x",
+                "",
+            )
         head.add(
             f"merchant verify endpoint, 1 worker (wrk) ÷ core ({r.database})",
             _pct(r.core_ratio),

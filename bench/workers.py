@@ -44,7 +44,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from bench.process_cpu import postmaster_pid, tree_cpu_seconds
 from certs.card_data import CardData
 from certs.chain import ChainVerifier
 from certs.dev_pki import DevPki
@@ -72,10 +74,24 @@ class WrkRun:
     generator_wall_seconds: float
     cores: int
     core_per_second: float  # verify_presentation (leaf cached) in this process, just before
+    # CPU seconds over wrk's whole life (warm-up included) of the service's process tree
+    # and of the database server's (PostgreSQL; None on SQLite), bench.process_cpu.
+    service_cpu_seconds: float = 0.0
+    database_cpu_seconds: float | None = None
+    warmup: int = 0
 
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds
+
+    def cpu_per_request(self) -> dict[str, float]:
+        """Seconds of CPU per request (warm-up requests included) by process group."""
+        sent = self.requests + self.warmup
+        parts = {"workers": self.service_cpu_seconds / sent}
+        if self.database_cpu_seconds is not None:
+            parts["PostgreSQL"] = self.database_cpu_seconds / sent
+        parts["wrk"] = self.generator_cpu_seconds / sent
+        return parts
 
     @property
     def generator_share(self) -> float:
@@ -122,6 +138,22 @@ class WorkersResult:
             two.per_second / one.per_second
             for one, two in zip(self.runs[::2], self.runs[1::2], strict=False)
         ]
+
+    @property
+    def cpu_bound_ratios(self) -> list[float]:
+        """Per pair, an estimate: the most the machine's cores allow two workers at the CPU
+        per request their run used (workers + database + wrk; warm-up included), ÷ the
+        1-worker run's throughput."""
+        return [
+            two.cores / sum(two.cpu_per_request().values()) / one.per_second
+            for one, two in zip(self.runs[::2], self.runs[1::2], strict=False)
+            if two.service_cpu_seconds > 0
+        ]
+
+    @property
+    def cpu_bound_ratio(self) -> float | None:
+        bounds = self.cpu_bound_ratios
+        return statistics.median(bounds) if bounds else None
 
     @property
     def core_ratio(self) -> float:
@@ -187,9 +219,15 @@ async def _create_checkouts(url: str, api_key: str, count: int) -> list[dict[str
     return checkouts
 
 
+@dataclass(frozen=True, slots=True)
+class _Service:
+    url: str
+    pid: int  # the serving process (its workers are its children)
+
+
 @contextmanager
-def _service(env: dict[str, str], workers: int) -> Iterator[str]:
-    """``python -m merchant serve --workers N`` on a free port; yields its base URL."""
+def _service(env: dict[str, str], workers: int) -> Iterator[_Service]:
+    """``python -m merchant serve --workers N`` on a free port."""
     port = free_loopback_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -200,7 +238,7 @@ def _service(env: dict[str, str], workers: int) -> Iterator[str]:
     )
     try:
         wait_until_healthy(url, process, within=30, what="merchant service")
-        yield url
+        yield _Service(url=url, pid=process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -212,7 +250,7 @@ def _service(env: dict[str, str], workers: int) -> Iterator[str]:
 
 def _wrk(
     wrk: str,
-    url: str,
+    service: _Service,
     requests_file: Path,
     api_key: str,
     *,
@@ -222,17 +260,24 @@ def _wrk(
     workers: int,
     output: Path,
     core_per_second: float,
+    database_pid: int | None,
 ) -> WrkRun:
-    """One wrk run; its CPU time from ``os.wait4``."""
+    """One wrk run; its CPU time from ``os.wait4``, the service's and the database's from
+    /proc over the same span."""
     command = [
-        wrk, "-t1", f"-c{connections}", "-d60s", "-s", str(SCRIPT), url,
+        wrk, "-t1", f"-c{connections}", "-d60s", "-s", str(SCRIPT), service.url,
         "--", str(requests_file), api_key, str(warmup), str(requests),
     ]  # fmt: skip
     with output.open("wb") as sink:
+        service_cpu = tree_cpu_seconds(service.pid)
+        database_cpu = None if database_pid is None else tree_cpu_seconds(database_pid)
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)  # noqa: S603
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
+        service_cpu = tree_cpu_seconds(service.pid) - service_cpu
+        if database_pid is not None and database_cpu is not None:
+            database_cpu = tree_cpu_seconds(database_pid) - database_cpu
     process.returncode = os.waitstatus_to_exitcode(status)
     text = output.read_text()
     lines = [line for line in text.splitlines() if line.startswith("{")]
@@ -251,6 +296,9 @@ def _wrk(
         generator_wall_seconds=wall,
         cores=os.cpu_count() or 1,
         core_per_second=core_per_second,
+        service_cpu_seconds=service_cpu,
+        database_cpu_seconds=database_cpu,
+        warmup=warmup,
     )
 
 
@@ -312,14 +360,15 @@ def run(
         if database_url is not None:
             env["MERCHANT_DATABASE_URL"] = database_url
         resolved = database_url or f"sqlite+aiosqlite:///{data_dir / 'merchant.sqlite3'}"
+        database_pid = None if database_url is None else _database_pid(database_url)
         api_key = _api_key()
         issuer_pem = pki.issuer_ca.public_bytes(serialization.Encoding.PEM).decode()
         asyncio.run(_prepare_database(resolved, api_key, issuer_pem))
 
         total = per_run * len(pattern) + len(newcomers)
         progress(f"  {database}: creating {total} checkouts")
-        with _service(env, workers=2) as url:
-            checkouts = asyncio.run(_create_checkouts(url, api_key, total))
+        with _service(env, workers=2) as service:
+            checkouts = asyncio.run(_create_checkouts(service.url, api_key, total))
         signed_at = datetime.now(UTC)
 
         def write(path: Path, pairs: list[tuple[dict[str, str], Presentation]]) -> Path:
@@ -354,10 +403,10 @@ def run(
             # The core in this process, alone on the machine, right before the run: the
             # denominator of issue 4's ratio for the 1-worker runs.
             core_seconds = interleaved({"core": core}, rounds=9, ops=300)["core"].seconds_per_op
-            with _service(env, workers=workers) as url:
+            with _service(env, workers=workers) as service:
                 result = _wrk(
                     wrk,
-                    url,
+                    service,
                     files[index],
                     api_key,
                     warmup=warmup,
@@ -366,6 +415,7 @@ def run(
                     workers=workers,
                     output=work / f"wrk-{index}.out",
                     core_per_second=1 / core_seconds,
+                    database_pid=database_pid,
                 )
             progress(
                 f"  {database}, {workers} worker(s): {result.per_second:,.0f} verifies/s, "
@@ -375,10 +425,10 @@ def run(
         first_run = None
         if first_pairs:
             first_core = _first_time_core(pki, card, first_pairs[:300], now=signed_at)
-            with _service(env, workers=1) as url:
+            with _service(env, workers=1) as service:
                 first_run = _wrk(
                     wrk,
-                    url,
+                    service,
                     first_file,
                     api_key,
                     warmup=warmup,
@@ -387,6 +437,7 @@ def run(
                     workers=1,
                     output=work / "wrk-first-time.out",
                     core_per_second=1 / first_core,
+                    database_pid=database_pid,
                 )
             progress(
                 f"  {database}, 1 worker, first-time cardholders: "
@@ -421,6 +472,12 @@ def _first_time_core(
 
     rounds = interleaved({"first_time_core": once}, rounds=9, ops=100)
     return rounds["first_time_core"].seconds_per_op
+
+
+def _database_pid(url: str) -> int | None:
+    """The local PostgreSQL server of ``url`` (None if its port is not a local server's)."""
+    port = urlsplit(url).port
+    return None if port is None else postmaster_pid(port)
 
 
 def _api_key() -> str:
