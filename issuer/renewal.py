@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from sqlalchemy import update
-from sqlmodel import col, select
+from sqlalchemy import bindparam, select, update
 
 from certs.card_data import CardData
 from certs.errors import CertificateExpired, CertificateMalformed
@@ -33,7 +32,7 @@ from certs.proof_of_possession import PopPurpose, verify_proof_of_possession
 from issuer.audit import record_audit_event
 from issuer.challenges import consume_challenge
 from issuer.enrollment import IssuedCredential
-from issuer.enrollment_queries import current_certificate
+from issuer.enrollment_queries import current_certificate, insert_certificate
 from issuer.errors import CardExpired, CredentialRevoked, CredentialUnknown
 from issuer.minting import card_has_expired, mint_certificate_record
 from issuer.models import (
@@ -42,12 +41,65 @@ from issuer.models import (
     CertificateStatus,
     CredentialRecord,
     CredentialStatus,
+    table_of,
 )
 from issuer.resources import IssuerResources
 from issuer.revocation import bump_revocations
 from issuer.revocation_reasons import RevocationReason
 
 __all__ = ["RenewalRequest", "renew"]
+
+# Core statements, built once (run inline on SQLite, servicekit/inline_sqlite.py).
+_CARDS = table_of(CardRecord)
+_CREDENTIALS = table_of(CredentialRecord)
+_CERTIFICATES = table_of(CertificateRecord)
+# The certificate presented, its credential and its card, in one look-up.
+_PRESENTED = (
+    select(
+        _CERTIFICATES.c.serial,
+        _CERTIFICATES.c.der,
+        _CERTIFICATES.c.status,
+        _CERTIFICATES.c.not_after,
+        _CREDENTIALS.c.id,
+        _CREDENTIALS.c.status,
+        _CREDENTIALS.c.card_data_digest,
+        _CARDS.c.id,
+        _CARDS.c.bin,
+        _CARDS.c.last4,
+        _CARDS.c.card_data,
+    )
+    .select_from(
+        _CERTIFICATES.join(_CREDENTIALS, _CREDENTIALS.c.id == _CERTIFICATES.c.credential_id).join(
+            _CARDS, _CARDS.c.id == _CREDENTIALS.c.card_id
+        )
+    )
+    .where(_CERTIFICATES.c.fingerprint == bindparam("p_fingerprint"))
+)
+# Lock the credential before its certificates, in the order revocation takes them
+# (PostgreSQL; SQLite's transaction already holds the database's write lock).
+_CREDENTIAL_STATUS = (
+    select(_CREDENTIALS.c.status)
+    .where(_CREDENTIALS.c.id == bindparam("p_credential_id"))
+    .with_for_update()
+)
+_SUPERSEDE = (
+    update(_CERTIFICATES)
+    .where(
+        _CERTIFICATES.c.serial == bindparam("p_old_serial"),
+        _CERTIFICATES.c.status == CertificateStatus.GOOD.value,
+    )
+    .values(
+        status=CertificateStatus.SUPERSEDED.value,
+        revoked_at=bindparam("p_now"),
+        revocation_reason=RevocationReason.SUPERSEDED.value,
+        superseded_by=bindparam("p_new_serial"),
+    )
+)
+_RENEWED = (
+    update(_CREDENTIALS)
+    .where(_CREDENTIALS.c.id == bindparam("p_credential_id"))
+    .values(renewed_at=bindparam("p_now"))
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,20 +126,25 @@ async def renew(
         ChallengeInvalid: ``challenge_invalid``.
     """
     fingerprint = der_fingerprint(request.certificate_der)
-    async with res.session() as session:
-        old = (
-            await session.exec(
-                select(CertificateRecord).where(col(CertificateRecord.fingerprint) == fingerprint)
-            )
-        ).first()
-        credential = (
-            await session.get(CredentialRecord, old.credential_id) if old is not None else None
-        )
-        card = await session.get(CardRecord, credential.card_id) if credential is not None else None
-    if old is None or credential is None or card is None:
+    async with res.read() as conn:
+        found = (await conn.execute(_PRESENTED, {"p_fingerprint": fingerprint})).first()
+    if found is None:
         raise CredentialUnknown()
+    (
+        old_serial,
+        old_der,
+        old_status,
+        old_not_after,
+        credential_id,
+        credential_status,
+        stored_digest,
+        card_id,
+        card_bin,
+        card_last4,
+        sealed_card,
+    ) = found
     try:
-        certificate = x509.load_der_x509_certificate(old.der)
+        certificate = x509.load_der_x509_certificate(bytes(old_der))
     except ValueError as exc:  # pragma: no cover - the issuer minted it
         raise CertificateMalformed() from exc
     verify_proof_of_possession(
@@ -97,85 +154,65 @@ async def renew(
         origin=res.settings.public_origin,
         challenge=request.challenge,
     )
-    if credential.status != CredentialStatus.ACTIVE or old.status == CertificateStatus.REVOKED:
+    if credential_status != CredentialStatus.ACTIVE or old_status == CertificateStatus.REVOKED:
         raise CredentialRevoked()
-    card_data: CardData = res.vault.open(card.card_data, card_id=card.id)
+    card_data: CardData = res.vault.open(bytes(sealed_card), card_id=card_id)
     if card_has_expired(card_data.expiry, now=now):
         raise CardExpired()
-    if old.status == CertificateStatus.GOOD and now > old.not_after:
+    if old_status == CertificateStatus.GOOD and now > old_not_after:
         raise CertificateExpired("the card certificate has expired; enroll again")
 
-    async with res.session() as session, session.begin():
-        await consume_challenge(
-            await session.connection(), request.challenge, consumed_for=fingerprint, now=now
-        )
-        # Lock the credential before its certificates, in the order revocation takes them,
-        # and re-check it: a revocation that committed since the read above wins.
+    async with res.write() as conn:
+        await consume_challenge(conn, request.challenge, consumed_for=fingerprint, now=now)
+        # Re-check the credential under its lock: a revocation committed since the read
+        # above wins.
         status = (
-            await session.exec(
-                select(CredentialRecord.status)
-                .where(col(CredentialRecord.id) == credential.id)
-                .with_for_update()
-            )
-        ).one()
-        if status != CredentialStatus.ACTIVE:
+            await conn.execute(_CREDENTIAL_STATUS, {"p_credential_id": credential_id})
+        ).first()
+        if status is None or status[0] != CredentialStatus.ACTIVE:
             raise CredentialRevoked()
         minted, record = mint_certificate_record(
             res,
-            credential_id=credential.id,
+            credential_id=credential_id,
             public_key=require_p256(certificate.public_key()),
             card_expiry=card_data.expiry,
-            card_data_digest=credential.card_data_digest,
+            card_data_digest=bytes(stored_digest),
             now=now,
         )
-        superseded = await session.exec(
-            update(CertificateRecord)
-            .where(
-                col(CertificateRecord.serial) == old.serial,
-                col(CertificateRecord.status) == CertificateStatus.GOOD,
-            )
-            .values(
-                status=CertificateStatus.SUPERSEDED,
-                revoked_at=now,
-                revocation_reason=RevocationReason.SUPERSEDED.value,
-                superseded_by=record.serial,
-            )
+        superseded = await conn.execute(
+            _SUPERSEDE, {"p_old_serial": old_serial, "p_now": now, "p_new_serial": record.serial}
         )
         if superseded.rowcount != 1:
             # Renewed already (a retry or a parallel twin): hand out the current certificate.
-            current = await current_certificate(await session.connection(), credential.id)
+            current = await current_certificate(conn, credential_id)
             if current is None:
                 raise CredentialRevoked()
             return IssuedCredential(
-                credential_id=credential.id,
-                card_bin=card.bin,
-                card_last4=card.last4,
+                credential_id=credential_id,
+                card_bin=card_bin,
+                card_last4=card_last4,
                 certificate=current,
                 created=False,
             )
-        session.add(record)
-        await session.exec(
-            update(CredentialRecord)
-            .where(col(CredentialRecord.id) == credential.id)
-            .values(renewed_at=now)
-        )
-        await bump_revocations(session)
+        await insert_certificate(conn, record)
+        await conn.execute(_RENEWED, {"p_credential_id": credential_id, "p_now": now})
+        await bump_revocations(conn)
         await record_audit_event(
-            await session.connection(),
+            conn,
             action="credential.renewed",
             actor="cardholder",
             at=now,
-            card_id=card.id,
-            credential_id=credential.id,
+            card_id=card_id,
+            credential_id=credential_id,
             serial=format(minted.serial_number, "x"),
-            superseded=old.serial.lstrip("0") or "0",
+            superseded=old_serial.lstrip("0") or "0",
         )
     res.metrics.certificates_renewed.inc()
     res.metrics.certificates_revoked.inc(RevocationReason.SUPERSEDED.value)
     return IssuedCredential(
-        credential_id=credential.id,
-        card_bin=card.bin,
-        card_last4=card.last4,
+        credential_id=credential_id,
+        card_bin=card_bin,
+        card_last4=card_last4,
         certificate=record,
         created=True,
     )

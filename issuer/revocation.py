@@ -36,22 +36,30 @@ from issuer.models import (
     CounterRecord,
     CredentialRecord,
     CredentialStatus,
+    table_of,
 )
 from issuer.resources import IssuerResources
 from issuer.revocation_reasons import RevocationReason
+from servicekit.sql_connection import SqlConnection
 
 __all__ = ["bump_revocations", "card_credentials", "revoke_card", "revoke_credential"]
 
 
-async def bump_revocations(session: AsyncSession) -> int:
+_COUNTERS = table_of(CounterRecord)
+_BUMP_REVOCATIONS = (
+    update(_COUNTERS)
+    .where(_COUNTERS.c.name == COUNTER_REVOCATIONS)
+    .values(value=_COUNTERS.c.value + 1)
+    .returning(_COUNTERS.c.value)
+)
+
+
+async def bump_revocations(conn: SqlConnection) -> int:
     """Increment the ``revocations`` counter inside the caller's transaction."""
-    result = await session.exec(
-        update(CounterRecord)
-        .where(col(CounterRecord.name) == COUNTER_REVOCATIONS)
-        .values(value=col(CounterRecord.value) + 1)
-        .returning(col(CounterRecord.value))
-    )
-    return int(result.scalar_one())
+    row = (await conn.execute(_BUMP_REVOCATIONS)).first()
+    if row is None:  # pragma: no cover - migration 1 creates the counter
+        raise RuntimeError("the revocations counter is missing")
+    return int(row[0])
 
 
 async def _revoke_credentials(
@@ -89,7 +97,7 @@ async def _revoke_credentials(
         )
         relabelled = relabel.rowcount
     if revoked.rowcount or relabelled:
-        await bump_revocations(session)
+        await bump_revocations(await session.connection())
     return revoked.rowcount
 
 
