@@ -80,7 +80,10 @@ async def post_enrollment(request: web.Request) -> web.Response:
         enrollment = parse_enrollment(await read_json_object(request))
         issued = await enroll(res, enrollment, now=now)
     except CardcertError as error:
-        await record_failure(res, client, error.code, now=now)
+        # Only a refusal for cause counts against the client; the database being
+        # unavailable (503) is the server's trouble, and writing the row would wait for it.
+        if error.http_status < 500:
+            await record_failure(res, client, error.code, now=now)
         raise
     return _credential_response(request, issued)
 

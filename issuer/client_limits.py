@@ -5,7 +5,8 @@ Two layers, both keyed by the client IP address (docs/issuer.md, "Activation cod
 * a request rate per worker process (:class:`servicekit.rate_limit.RateLimiter`,
   ``ISSUER_ENROLL_RATE`` per minute, bursts of ``ISSUER_ENROLL_BURST``): a cheap first
   line against floods; with ``--workers N`` the effective bound is N times higher;
-* a **failure budget shared by all workers**: every refused enrollment is a row in
+* a **failure budget shared by all workers**: every enrollment refused for cause (4xx,
+  not a 503 while the database is unavailable) is a row in
   ``issuer_enrollment_failures``, and a client with ``ISSUER_ENROLL_MAX_FAILURES`` of them
   within ``ISSUER_ENROLL_FAILURE_WINDOW`` is refused (``rate_limited``, with Retry-After)
   before its request is even looked at. This is what bounds online guessing of

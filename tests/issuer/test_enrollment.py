@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
+import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 from pytest_aiohttp import AiohttpClient
+from sqlalchemy import func
+from sqlmodel import select
 
 from certs.card_digest import check_card_data
 from certs.chain import ChainVerifier
@@ -22,9 +26,13 @@ from certs.keys import der_fingerprint
 from certs.proof_of_possession import PopPurpose
 from certs.revocation import CertStatus, StatusSource, read_ocsp_response
 from certs.wire import b64url_decode, b64url_encode
+from issuer import cardholder_api
 from issuer.activation_codes import ALPHABET, ActivationCode
+from issuer.client_limits import record_failure
+from issuer.models import EnrollmentFailure
+from issuer.resources import IssuerResources
 from issuer.settings import IssuerSettings
-from tests.issuer.conftest import start_issuer
+from tests.issuer.conftest import issuer_settings, start_issuer
 from tests.issuer.helpers import Device, FakeClock, Issuer, TestCard, chain_of, error_code, leaf_of
 
 OPENSSL = shutil.which("openssl")
@@ -333,3 +341,50 @@ async def test_enrollment_status_is_good_over_ocsp(issuer: Issuer) -> None:
     assert response.status == 200
     parsed = ocsp.load_der_ocsp_response(await response.read())
     assert parsed.certificate_status is ocsp.OCSPCertStatus.GOOD
+
+
+async def test_a_locked_database_is_unavailable_and_not_the_clients_failure(
+    aiohttp_client: AiohttpClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite held by another process past the lock timeout: 503 service_unavailable, and
+    nothing is counted against the client's failure budget (the server's trouble)."""
+    path = tmp_path / "issuer.sqlite3"
+    issuer = await start_issuer(
+        aiohttp_client,
+        issuer_settings(tmp_path / "issuer", f"sqlite+aiosqlite:///{path}"),
+        FakeClock(),
+    )
+    assert issuer.res.inline is not None
+    issuer.res.inline._lock_timeout = 0.05  # seconds, not the default 10
+    charged: list[str] = []
+
+    async def spy(res: IssuerResources, client: str, code: str, *, now: datetime) -> None:
+        charged.append(code)
+        await record_failure(res, client, code, now=now)
+
+    monkeypatch.setattr(cardholder_api, "record_failure", spy)
+    registered = await issuer.register(TestCard())
+    device = Device()
+    challenge = await issuer.challenge()
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        response = await issuer.client.post(
+            "/v1/enrollment",
+            json=device.enrollment_body(registered["activationCode"], issuer.origin, challenge),
+        )
+        assert response.status == 503
+        assert error_code(await response.json()) == "service_unavailable"
+    finally:
+        other.rollback()
+        other.close()
+    assert charged == []
+    async with issuer.res.session() as session:
+        failures = (await session.exec(select(func.count()).select_from(EnrollmentFailure))).one()
+    assert failures == 0
+    # The lock gone, the same request succeeds: nothing was consumed.
+    status, body = await issuer.enroll(device, registered["activationCode"], challenge=challenge)
+    assert status == 201, body
+    # A refusal for cause is still charged.
+    _, body = await issuer.enroll(Device(), ActivationCode.generate().display())
+    assert charged == ["activation_code_invalid"]
