@@ -22,13 +22,14 @@ import {
   confirmationPage,
   errorPage,
   htmlResponse,
+  inlineScript,
   resultPage,
 } from "./static/pages.js";
 import { frictionlessAllowed } from "./static/policy.js";
 import { decodeRequestParameter, readTransactionRequest, RequestError } from "./static/request.js";
 import { Confirmation, present } from "./static/signing.js";
 
-const VERSION = "cardcert-sw-1";
+const VERSION = "cardcert-sw-2";
 const STATIC_CACHE = `${VERSION}-static`;
 const PRECACHE = [STYLESHEET, RESULT_SCRIPT];
 const PAY_PATH = "/pay";
@@ -50,6 +51,29 @@ async function precached(path, request) {
     inMemory.set(path, entry);
   }
   return new Response(entry.body, { status: 200, headers: entry.headers });
+}
+
+// The result page's script, inlined (pages.js inlineScript): read once from the precache.
+let resultScript;
+
+async function inlineResultScript() {
+  if (resultScript === undefined) {
+    const hit = await caches.match(RESULT_SCRIPT, { cacheName: STATIC_CACHE });
+    if (!hit) {
+      return null; // not precached (yet): the page loads it instead
+    }
+    resultScript = await inlineScript(await hit.text());
+  }
+  return resultScript;
+}
+
+/** A result page, its script inline when the precache has it. */
+async function resultResponse(request, fields) {
+  const script = await inlineResultScript();
+  return htmlResponse(resultPage({ request, ...fields, script: script ?? undefined }), {
+    formAction: [request.merchantOrigin],
+    scriptHashes: script ? [script.hash] : [],
+  });
 }
 
 self.addEventListener("install", (event) => {
@@ -223,9 +247,7 @@ async function handleConfirm(event) {
   }
   const action = form.get("action");
   if (action === "cancel") {
-    return htmlResponse(resultPage({ request, result: "cancelled" }), {
-      formAction: [request.merchantOrigin],
-    });
+    return resultResponse(request, { result: "cancelled" });
   }
   const chosen = pending.candidates.length === 1 ? pending.candidates[0] : form.get("credentialId");
   if (action !== "confirm" || !pending.candidates.includes(chosen)) {
@@ -248,8 +270,9 @@ async function answer(event, request, credential, confirmation) {
   event.waitUntil(
     new Promise((resolve) => setTimeout(resolve, 1000)).then(() => maintain()).catch(() => {}),
   );
-  return htmlResponse(
-    resultPage({ request, result: "presented", presentation, issuerName: credential.issuerName }),
-    { formAction: [request.merchantOrigin] },
-  );
+  return resultResponse(request, {
+    result: "presented",
+    presentation,
+    issuerName: credential.issuerName,
+  });
 }

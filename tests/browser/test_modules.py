@@ -8,9 +8,12 @@ signatures with ``verify_raw_signature``, origins with ``origin_of_url``, amount
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +31,8 @@ from certs.proof_of_possession import PopPurpose, pop_message
 from certs.transaction import Confirmation, TransactionDescription
 from certs.wire import b64url_decode, b64url_encode
 from tests.browser.conftest import StubWorld
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.browser]
 
@@ -413,6 +418,36 @@ async def test_pages_escape_everything(page: Page) -> None:
     assert out["confirm"].count('name="credentialId"') == 2
     assert "script-src 'self'" in out["csp"]
     assert "frame-ancestors 'none'" in out["csp"]
+
+
+async def test_the_result_script_is_inlined_under_its_own_hash(page: Page) -> None:
+    """The result page carries /static/result.js inline, allowed by a CSP hash source of
+    exactly that text (CSP3 section 8.3); text that could end the element is refused."""
+    text = (ROOT / "service_worker" / "static" / "result.js").read_text()
+    out = await run(
+        page,
+        """const request = m.request.parseTransactionRequest(JSON.stringify(arg.request));
+           const script = await m.pages.inlineScript(arg.text);
+           const result = m.pages.resultPage({request, result: "presented",
+                                              presentation: "p", script}).text;
+           const plain = m.pages.resultPage({request, result: "presented",
+                                             presentation: "p"}).text;
+           const refused = [];
+           for (const bad of ["a</script>b", "a</SCRIPT >b", "<!-- x"]) {
+             try { await m.pages.inlineScript(bad); refused.push(false); }
+             catch { refused.push(true); }
+           }
+           return {hash: script.hash, result, plain, refused,
+                   csp: m.pages.contentSecurityPolicy(["'self'"], [script.hash])};""",
+        {"request": _request(), "text": text},
+    )
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    assert out["hash"] == f"'sha256-{digest}'"
+    assert f"<script>{text}</script>" in out["result"]
+    assert 'src="/static/result.js"' not in out["result"]
+    assert '<script src="/static/result.js" async></script>' in out["plain"]
+    assert f"script-src 'self' 'sha256-{digest}';" in out["csp"]
+    assert out["refused"] == [True, True, True]
 
 
 async def test_frictionless_policy(page: Page) -> None:
