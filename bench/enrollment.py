@@ -208,7 +208,8 @@ def _outermost(
 def _sql_counted(res: IssuerResources, timers: CallTimers) -> Iterator[None]:
     """Count SQL statements, commits and explicit rollbacks (not pool resets) on the engines
     (PostgreSQL: the transactional one and the AUTOCOMMIT one of reads)."""
-    engines = [e.sync_engine for e in (res.engine, res.autocommit) if e is not None]
+    # (On SQLite the two are one engine: listen once.)
+    engines = list({id(e): e.sync_engine for e in (res.engine, res.sql.autocommit)}.values())
     listeners: list[tuple[str, Callable[..., None]]] = [
         ("before_cursor_execute", lambda *_: timers.add("statements", 0.0)),
         ("commit", lambda *_: timers.add("commits", 0.0)),

@@ -38,7 +38,8 @@ async def record_audit_event(
     credential_id: str | None = None,
     **detail: str | int | None,
 ) -> None:
-    """Insert an audit row in the caller's transaction (a connection or an ORM session)."""
+    """Insert an audit row in the caller's transaction (inside an ORM unit of work, pass
+    ``await session.connection()``)."""
     await conn.execute(
         _INSERT,
         {

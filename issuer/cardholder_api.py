@@ -39,7 +39,7 @@ async def post_challenge(request: web.Request) -> web.Response:
     res = request.app[RESOURCES]
     _client(request)
     await read_json_object(request)
-    async with res.write() as conn:
+    async with res.sql.write() as conn:
         challenge, expires_at = await create_challenge(
             conn, now=request.app[CLOCK](), ttl=res.settings.challenge_ttl
         )

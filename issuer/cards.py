@@ -42,7 +42,7 @@ __all__ = ["IssuedCode", "issue_activation_code", "load_card", "new_id", "regist
 _LOCATOR_TRIES = 8
 
 # Core statements, built once: registration and code issue run them through
-# IssuerResources.write() (inline on SQLite, servicekit/inline_sqlite.py).
+# IssuerResources.sql.write() (inline on SQLite, servicekit/inline_sqlite.py).
 _CARDS = table_of(CardRecord)
 _CODES = table_of(ActivationCodeRecord)
 _CARD_COLUMNS = (_CARDS.c.id, _CARDS.c.bin, _CARDS.c.last4, _CARDS.c.card_data, _CARDS.c.status)
@@ -139,7 +139,7 @@ async def register_card(
 async def _register(
     res: IssuerResources, card: CardData, pan_hash: str, *, actor: str, now: datetime
 ) -> IssuedCode:
-    async with res.write() as conn:
+    async with res.sql.write() as conn:
         existing = (await conn.execute(_CARD_BY_PAN, {"p_pan_hash": pan_hash})).first()
         if existing is not None:
             existing_id, _, _, sealed, status = existing
@@ -189,7 +189,7 @@ async def issue_activation_code(
         CardRevoked: ``card_revoked``.
         CardExpired: ``card_expired``.
     """
-    async with res.write() as conn:
+    async with res.sql.write() as conn:
         row = (await conn.execute(_CARD_BY_ID, {"p_card_id": card_id})).first()
         if row is None:
             raise CardUnknown()

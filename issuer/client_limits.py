@@ -58,7 +58,7 @@ async def enforce_failure_budget(res: IssuerResources, client: str, *, now: date
         RateLimited: ``rate_limited`` with the seconds until the oldest failure ages out.
     """
     window = res.settings.enroll_failure_window
-    async with res.read() as conn:
+    async with res.sql.read() as conn:
         count, oldest = (
             await conn.execute(_RECENT, {"p_client": client, "p_since": now - window})
         ).first()
@@ -73,7 +73,7 @@ async def enforce_failure_budget(res: IssuerResources, client: str, *, now: date
 async def record_failure(res: IssuerResources, client: str, code: str, *, now: datetime) -> None:
     """Count one refused enrollment against ``client`` (and in the metrics)."""
     res.metrics.enrollment_failures.inc(code)
-    async with res.write() as conn:
+    async with res.sql.write() as conn:
         await conn.execute(_INSERT, {"p_client": client[:64], "p_at": now, "p_code": code[:64]})
 
 

@@ -124,7 +124,7 @@ async def enroll(
         challenge=request.challenge,
     )
     code_hash = res.code_hasher.code_hash(request.activation_code)
-    async with res.read() as conn:
+    async with res.sql.read() as conn:
         found = await code_and_card(conn, code_hash)
     if found is None:
         await _count_wrong_guess(res, request.activation_code.locator, now=now)
@@ -139,7 +139,7 @@ async def enroll(
     key_hash = request.public_key_sha256
     max_attempts = res.settings.activation_max_attempts
 
-    async with res.write() as conn:
+    async with res.sql.write() as conn:
         # On SQLite the transaction holds the write lock from its start (BEGIN IMMEDIATE);
         # on PostgreSQL the claim below serialises on the code's row.
         await consume_challenge(conn, request.challenge, consumed_for=found.code_id, now=now)
@@ -239,7 +239,7 @@ async def _existing(
 async def _count_wrong_guess(res: IssuerResources, locator: str, *, now: datetime) -> None:
     """Count a wrong code against every live code with its locator (they lock at N)."""
     max_attempts = res.settings.activation_max_attempts
-    async with res.write() as conn:
+    async with res.sql.write() as conn:
         counted = await count_wrong_guess(conn, locator, now=now, max_attempts=max_attempts)
         for guess in counted:
             await record_audit_event(

@@ -1,8 +1,9 @@
 """The database statements of enrollment, as SQLAlchemy Core built once.
 
 Enrollment is a cardholder hot path: its statements run on a plain connection
-(:meth:`issuer.resources.IssuerResources.read` / ``write``), inline on the event loop's
-thread on SQLite (servicekit/inline_sqlite.py), with no ORM unit of work around them. The
+(``IssuerResources.sql``, a :class:`servicekit.sql_connection.SqlConnections`), inline on
+the event loop's thread on SQLite (servicekit/inline_sqlite.py), with no ORM unit of work
+around them. The
 rows they return are small views; the certificate row comes back as a
 :class:`~issuer.models.CertificateRecord`, as the ORM would give it.
 """

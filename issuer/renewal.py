@@ -126,7 +126,7 @@ async def renew(
         ChallengeInvalid: ``challenge_invalid``.
     """
     fingerprint = der_fingerprint(request.certificate_der)
-    async with res.read() as conn:
+    async with res.sql.read() as conn:
         found = (await conn.execute(_PRESENTED, {"p_fingerprint": fingerprint})).first()
     if found is None:
         raise CredentialUnknown()
@@ -162,7 +162,7 @@ async def renew(
     if old_status == CertificateStatus.GOOD and now > old_not_after:
         raise CertificateExpired("the card certificate has expired; enroll again")
 
-    async with res.write() as conn:
+    async with res.sql.write() as conn:
         await consume_challenge(conn, request.challenge, consumed_for=fingerprint, now=now)
         # Re-check the credential under its lock: a revocation committed since the read
         # above wins.

@@ -24,7 +24,7 @@ from issuer.ocsp_responder import OcspResponder
 from issuer.settings import IssuerSettings
 from servicekit.database import make_engine
 from servicekit.inline_sqlite import InlineSqlite
-from servicekit.sql_connection import SqlConnection
+from servicekit.sql_connection import SqlConnections
 
 __all__ = ["IssuerResources", "make_issuer_engine", "open_resources"]
 
@@ -42,39 +42,15 @@ class IssuerResources:
     code_hasher: ActivationCodeHasher
     responder: OcspResponder
     metrics: IssuerMetrics
-    # SQLite: the cardholder hot paths (challenges, enrollment, status lookups) run their
-    # Core statements inline on the event loop's thread (servicekit/inline_sqlite.py);
-    # None on PostgreSQL.
-    inline: InlineSqlite | None = None
-    # PostgreSQL: a pool in AUTOCOMMIT mode for read() (no BEGIN/ROLLBACK round trips
-    # around a single SELECT); None on SQLite.
-    autocommit: AsyncEngine | None = None
+    # Where the hot paths' Core statements run (challenges, enrollment, renewal, card
+    # registration, status lookups): inline on the event loop's thread on SQLite
+    # (servicekit/inline_sqlite.py); on PostgreSQL the engine for transactions and an
+    # AUTOCOMMIT pool for reads (no BEGIN/ROLLBACK round trips around a single SELECT).
+    sql: SqlConnections
 
     def session(self) -> AsyncSession:
         """A new session; use as ``async with res.session() as s, s.begin(): ...``."""
         return AsyncSession(self.engine, expire_on_commit=False)
-
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[SqlConnection]:
-        """A write transaction for Core statements: committed when the block ends, rolled
-        back if it raises. On SQLite it holds the write lock from its start (BEGIN
-        IMMEDIATE) and this process's writers queue for it."""
-        if self.inline is not None:
-            async with self.inline.begin() as inline:
-                yield inline
-            return
-        async with self.engine.begin() as conn:
-            yield conn
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[SqlConnection]:
-        """A connection for reads with Core statements."""
-        if self.inline is not None:
-            async with self.inline.connect() as inline:
-                yield inline
-            return
-        async with (self.autocommit or self.engine).connect() as conn:
-            yield conn
 
 
 def make_issuer_engine(settings: IssuerSettings) -> AsyncEngine:
@@ -121,8 +97,7 @@ async def open_resources(
             code_hasher=ActivationCodeHasher(vault.activation_code_key()),
             responder=OcspResponder(pki, freshness=settings.status_freshness),
             metrics=metrics or IssuerMetrics(),
-            inline=inline,
-            autocommit=autocommit,
+            sql=SqlConnections(engine, autocommit or engine, inline),
         )
     finally:
         if inline is not None:

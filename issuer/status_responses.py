@@ -73,7 +73,7 @@ _BY_FINGERPRINT: _StateQuery = sa_select(*_STATE_COLUMNS).where(
 async def _lookup(
     res: IssuerResources, statement: _StateQuery, parameters: dict[str, str]
 ) -> tuple[int, CertificateState] | None:
-    async with res.read() as conn:
+    async with res.sql.read() as conn:
         row = (await conn.execute(statement, parameters)).first()
     if row is None:
         return None

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,7 +40,7 @@ from merchant.models import (
     table_of,
 )
 from servicekit.inline_sqlite import InlineSqlite
-from servicekit.sql_connection import SqlConnection
+from servicekit.sql_connection import SqlConnections
 
 __all__ = [
     "CheckoutView",
@@ -339,24 +338,12 @@ class Store:
         self._postgres = engine.dialect.name == "postgresql"
         if autocommit is None and self._postgres:
             autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._autocommit = autocommit or engine
         # The service's store passes ``inline``: its writers then queue per process in
         # InlineSqlite and take SQLite's lock with BEGIN IMMEDIATE. The stores built for one
         # operator command at a time (create-merchant, the demo account) use the engine.
-        self._inline = inline
-
-    def _write(self) -> AbstractAsyncContextManager[SqlConnection]:
-        """A write transaction (serialised per process on inline SQLite)."""
-        # The context managers themselves, not wrapped in one more generator per statement.
-        if self._inline is not None:
-            return self._inline.begin()
-        return self.engine.begin()
-
-    def _read(self) -> AbstractAsyncContextManager[SqlConnection]:
-        """A connection for reads and single autocommit statements."""
-        if self._inline is not None:
-            return self._inline.connect()
-        return self._autocommit.connect()
+        connections = SqlConnections(engine, autocommit or engine, inline)
+        self._write = connections.write  # a write transaction
+        self._read = connections.read  # reads and single autocommit statements
 
     # --- accounts ------------------------------------------------------------------
 

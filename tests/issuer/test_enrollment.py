@@ -354,8 +354,8 @@ async def test_a_locked_database_is_unavailable_and_not_the_clients_failure(
         issuer_settings(tmp_path / "issuer", f"sqlite+aiosqlite:///{path}"),
         FakeClock(),
     )
-    assert issuer.res.inline is not None
-    issuer.res.inline._lock_timeout = 0.05  # seconds, not the default 10
+    assert issuer.res.sql.inline is not None
+    issuer.res.sql.inline._lock_timeout = 0.05  # seconds, not the default 10
     charged: list[str] = []
 
     async def spy(res: IssuerResources, client: str, code: str, *, now: datetime) -> None:

@@ -245,7 +245,7 @@ async def test_ocsp_says_try_later_while_sqlite_stays_locked(
     issuer = await start_issuer(
         aiohttp_client, issuer_settings(tmp_path / "issuer", url), FakeClock()
     )
-    assert issuer.res.inline is not None
+    assert issuer.res.sql.inline is not None
     _, _, enrolled = await issuer.enrolled()
     request = _request(leaf_of(enrolled), _issuer_ca(issuer))
     assert (await _post(issuer, request)).certificate_status is ocsp.OCSPCertStatus.GOOD
