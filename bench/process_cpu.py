@@ -29,23 +29,19 @@ def _stat_fields(pid: int) -> list[str] | None:
 def tree_cpu_seconds(root: int) -> float:
     """CPU seconds (user + system) of ``root`` and its live descendants, and of the
     children they reaped."""
-    parents: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
     for entry in _PROC.iterdir():
         if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))) is not None:
-            parents[int(entry.name)] = int(fields[1])
-    tree = {root}
-    grew = True
+            stats[int(entry.name)] = fields
+    tree = {root} & stats.keys()
+    grew = bool(tree)
     while grew:
         grew = False
-        for pid, parent in parents.items():
-            if parent in tree and pid not in tree:
+        for pid, fields in stats.items():
+            if int(fields[1]) in tree and pid not in tree:
                 tree.add(pid)
                 grew = True
-    ticks = 0
-    for pid in tree:
-        fields = _stat_fields(pid)
-        if fields is not None:
-            ticks += sum(int(value) for value in fields[11:15])
+    ticks = sum(int(value) for pid in tree for value in stats[pid][11:15])
     return ticks / _TICKS
 
 
