@@ -22,13 +22,10 @@ from issuer.metrics import IssuerMetrics
 from issuer.migrations import migrate_database
 from issuer.ocsp_responder import OcspResponder
 from issuer.settings import IssuerSettings
-from servicekit.database import make_engine
-from servicekit.inline_sqlite import InlineSqlite
+from servicekit.database import make_connections
 from servicekit.sql_connection import SqlConnections
 
-__all__ = ["IssuerResources", "make_issuer_engine", "open_resources"]
-
-_AUTOCOMMIT_POOL = 10  # connections per process (servicekit.database.make_engine)
+__all__ = ["IssuerResources", "open_resources"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,26 +50,6 @@ class IssuerResources:
         return AsyncSession(self.engine, expire_on_commit=False)
 
 
-def make_issuer_engine(settings: IssuerSettings) -> AsyncEngine:
-    """The engine, with bound parameters kept out of SQLAlchemy's log and error messages.
-
-    No ``pool_pre_ping`` on PostgreSQL: a ping is one more round trip per checkout; a
-    connection the server closed is dropped at checkout without I/O instead
-    (servicekit.database.discard_closed_connections)."""
-    if settings.database_url is None:
-        ensure_data_dir(settings)
-    # make_engine hides bound parameters (hashes, ciphertext) from logs and exception texts.
-    return make_engine(settings.resolved_database_url, pre_ping=False)
-
-
-def _autocommit_engine(url: str) -> AsyncEngine | None:
-    if url.startswith("sqlite"):
-        return None
-    return make_engine(
-        url, pool_size=_AUTOCOMMIT_POOL, pre_ping=False, isolation_level="AUTOCOMMIT"
-    )
-
-
 @asynccontextmanager
 async def open_resources(
     settings: IssuerSettings, *, now: datetime, metrics: IssuerMetrics | None = None
@@ -84,9 +61,12 @@ async def open_resources(
     """
     pki = load_pki(settings, now=now)
     vault = load_card_vault(settings)
-    engine = make_issuer_engine(settings)
-    inline = _inline_sqlite(settings.resolved_database_url)
-    autocommit = _autocommit_engine(settings.resolved_database_url)
+    if settings.database_url is None:
+        ensure_data_dir(settings)
+    # Bound parameters (hashes, ciphertext) stay out of logs and exception texts
+    # (servicekit.database.make_engine hides them).
+    sql = make_connections(settings.resolved_database_url)
+    engine = sql.engine
     try:
         await migrate_database(engine)
         yield IssuerResources(
@@ -97,20 +77,7 @@ async def open_resources(
             code_hasher=ActivationCodeHasher(vault.activation_code_key()),
             responder=OcspResponder(pki, freshness=settings.status_freshness),
             metrics=metrics or IssuerMetrics(),
-            sql=SqlConnections(engine, autocommit or engine, inline),
+            sql=sql,
         )
     finally:
-        if inline is not None:
-            await inline.dispose()
-        if autocommit is not None:
-            await autocommit.dispose()
-        await engine.dispose()
-
-
-def _inline_sqlite(url: str) -> InlineSqlite | None:
-    if not url.startswith("sqlite"):
-        return None
-    try:
-        return InlineSqlite(url)
-    except ValueError:  # an in-memory database: nothing to open a second connection to
-        return None
+        await sql.dispose()

@@ -48,7 +48,6 @@ from merchant.app_keys import (
 )
 from merchant.card_vault import CardVault, load_card_data_key
 from merchant.checkouts import CheckoutService
-from merchant.database import make_engines
 from merchant.errors import IssuerMetadataInvalid
 from merchant.issuer_directory import IssuerDirectory, fetch_issuer_metadata, save_issuer
 from merchant.metrics import MerchantMetrics
@@ -61,7 +60,7 @@ from merchant.store import MerchantView, Store
 from merchant.verifier import MemoizingChainVerifier, Verifier
 from merchant.version import __version__
 from servicekit.api_keys import generate_api_key, hash_api_key
-from servicekit.database import make_engine
+from servicekit.database import make_connections, make_engine
 from servicekit.localhost_resolver import client_connector
 from servicekit.middleware import make_error_middleware, make_metrics_middleware, security_headers
 from servicekit.rate_limit import RateLimiter
@@ -190,14 +189,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engines = make_engines(settings.resolved_database_url)
+    connections = make_connections(settings.resolved_database_url)
     try:
-        await migrate_database(engines.transactional)
-        app[ENGINE] = engines.transactional
-        app[STORE] = Store(engines.transactional, engines.autocommit, inline=engines.inline)
+        await migrate_database(connections.engine)
+        app[ENGINE] = connections.engine
+        app[STORE] = Store(connections.engine, connections.autocommit, inline=connections.inline)
         yield
     finally:
-        await engines.dispose()
+        await connections.dispose()
 
 
 async def _verification(app: web.Application) -> AsyncIterator[None]:

@@ -330,10 +330,11 @@ class Store:
         inline: InlineSqlite | None = None,
     ) -> None:
         """``engine`` runs transactions; ``autocommit`` (PostgreSQL: an engine-level
-        AUTOCOMMIT pool, see merchant.database) runs reads and single statements. On SQLite
-        one engine serves both: pysqlite never opens a transaction for a SELECT; with
-        ``inline`` (the service's own store) SQLite statements run on the event loop's
-        thread instead (servicekit.inline_sqlite: no thread hand-off per statement)."""
+        AUTOCOMMIT pool, servicekit.database.make_connections) runs reads and single
+        statements. On SQLite one engine serves both: pysqlite never opens a transaction
+        for a SELECT; with ``inline`` (the service's own store) SQLite statements run on
+        the event loop's thread instead (servicekit.inline_sqlite: no thread hand-off per
+        statement)."""
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         if autocommit is None and self._postgres:

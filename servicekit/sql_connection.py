@@ -66,3 +66,11 @@ class SqlConnections:
         if self.inline is not None:
             return self.inline.connect()
         return self.autocommit.connect()
+
+    async def dispose(self) -> None:
+        """Close every pool and inline connection (at shutdown)."""
+        await self.engine.dispose()
+        if self.autocommit is not self.engine:
+            await self.autocommit.dispose()
+        if self.inline is not None:
+            await self.inline.dispose()

@@ -10,18 +10,18 @@ import pytest
 from sqlalchemy import text
 
 from certs.dev_pki import DevPki
-from merchant.database import make_engines
 from merchant.issuer_directory import parse_issuer_metadata, save_issuer
 from merchant.migrations import MIGRATIONS, migrate_database
+from servicekit.database import make_connections
 from tests.merchant.conftest import issuer_metadata
 
 
 async def test_migrates_to_the_latest_version_once(database_url: str) -> None:
-    engines = make_engines(database_url)
+    engines = make_connections(database_url)
     try:
-        assert await migrate_database(engines.transactional) == MIGRATIONS[-1].version
-        assert await migrate_database(engines.transactional) == MIGRATIONS[-1].version
-        async with engines.transactional.connect() as conn:
+        assert await migrate_database(engines.engine) == MIGRATIONS[-1].version
+        assert await migrate_database(engines.engine) == MIGRATIONS[-1].version
+        async with engines.engine.connect() as conn:
             versions = (
                 await conn.execute(
                     text("SELECT version FROM schema_migrations WHERE component = 'merchant'")
@@ -35,10 +35,10 @@ async def test_migrates_to_the_latest_version_once(database_url: str) -> None:
 async def test_evidence_documents_are_compressed_with_lz4_on_postgresql(
     postgres_url: str,
 ) -> None:
-    engines = make_engines(postgres_url)
+    engines = make_connections(postgres_url)
     try:
-        await migrate_database(engines.transactional)
-        async with engines.transactional.connect() as conn:
+        await migrate_database(engines.engine)
+        async with engines.engine.connect() as conn:
             available = (
                 await conn.execute(
                     text(
@@ -69,15 +69,15 @@ async def test_workers_saving_the_same_issuer_at_once_all_succeed(
     """With MERCHANT_ISSUER_METADATA_URLS every worker saves the issuer as it starts; the
     losers of that insert race must not fail (a worker that cannot start is replaced, and
     after five in 30 s the service stops)."""
-    engines = make_engines(database_url)
+    engines = make_connections(database_url)
     try:
-        await migrate_database(engines.transactional)
+        await migrate_database(engines.engine)
         info = parse_issuer_metadata(issuer_metadata(pki), roots=[pki.root])
         now = datetime.now(UTC)
         await asyncio.gather(
-            *(save_issuer(engines.transactional, info, source="test", now=now) for _ in range(8))
+            *(save_issuer(engines.engine, info, source="test", now=now) for _ in range(8))
         )
-        async with engines.transactional.connect() as conn:
+        async with engines.engine.connect() as conn:
             origins = (await conn.execute(text("SELECT origin FROM merchant_issuers"))).scalars()
             assert list(origins) == [info.origin]
     finally:
