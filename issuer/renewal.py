@@ -147,8 +147,9 @@ async def renew(
         certificate = x509.load_der_x509_certificate(bytes(old_der))
     except ValueError as exc:  # pragma: no cover - the issuer minted it
         raise CertificateMalformed() from exc
+    public_key = require_p256(certificate.public_key())
     verify_proof_of_possession(
-        require_p256(certificate.public_key()),
+        public_key,
         request.signature,
         purpose=PopPurpose.RENEWAL,
         origin=res.settings.public_origin,
@@ -174,7 +175,7 @@ async def renew(
         minted, record = mint_certificate_record(
             res,
             credential_id=credential_id,
-            public_key=require_p256(certificate.public_key()),
+            public_key=public_key,
             card_expiry=card_data.expiry,
             card_data_digest=bytes(stored_digest),
             now=now,
